@@ -1,0 +1,3 @@
+from kassa.cli import main
+
+raise SystemExit(main())

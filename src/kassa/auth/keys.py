@@ -1,0 +1,75 @@
+"""The RSA key that signs access tokens, kept in the database so every worker shares it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy.exc import IntegrityError
+
+from kassa.ids import now
+from kassa.store.db import Database
+from kassa.store.schema import signing_keys
+
+
+class SigningKey:
+    def __init__(self, kid: str, private_key: rsa.RSAPrivateKey):
+        self.kid = kid
+        self.private_key = private_key
+        self.public_key = private_key.public_key()
+
+    def jwk(self) -> dict[str, Any]:
+        numbers = self.public_key.public_numbers()
+
+        def b64(value: int) -> str:
+            raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        return {
+            "kty": "RSA",
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "RS512",
+            "n": b64(numbers.n),
+            "e": b64(numbers.e),
+        }
+
+
+def _kid(key: rsa.RSAPrivateKey) -> str:
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+async def load_or_create(db: Database) -> SigningKey:
+    """The oldest stored key; the first process to start creates it."""
+    for _ in range(3):
+        async with db.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(signing_keys).order_by(signing_keys.c.created_at).limit(1)
+                )
+            ).first()
+        if row is not None:
+            key = serialization.load_pem_private_key(row.private_pem.encode(), password=None)
+            assert isinstance(key, rsa.RSAPrivateKey)
+            return SigningKey(row.kid, key)
+        new = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = new.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        try:
+            async with db.engine.begin() as conn:
+                await conn.execute(
+                    signing_keys.insert().values(kid=_kid(new), private_pem=pem, created_at=now())
+                )
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not load or create the signing key")

@@ -1,0 +1,50 @@
+"""Sequential numbers per organization and mode (market, stock location and order numbers)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from kassa.engine.context import Ctx
+from kassa.store.schema import order_counters as counters
+
+
+async def next_number(ctx: Ctx, name: str, start: int = 1) -> int:
+    """Increment-and-read in one statement, so concurrent creates never share a number."""
+    p = ctx.principal
+    key = [
+        counters.c.organization_id == p.organization_id,
+        counters.c.mode == p.mode,
+        counters.c.name == name,
+    ]
+    for _ in range(3):
+        result = await ctx.conn.execute(
+            counters.update()
+            .where(*key)
+            .values(value=counters.c.value + 1)
+            .returning(counters.c.value)
+        )
+        value = result.scalar_one_or_none()
+        if value is not None:
+            return int(value)
+        try:
+            async with ctx.conn.begin_nested():
+                await ctx.conn.execute(
+                    counters.insert().values(
+                        organization_id=p.organization_id, mode=p.mode, name=name, value=start
+                    )
+                )
+            return start
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not allocate a {name} number")
+
+
+async def peek(ctx: Ctx, name: str) -> int | None:
+    p = ctx.principal
+    stmt = sa.select(counters.c.value).where(
+        counters.c.organization_id == p.organization_id,
+        counters.c.mode == p.mode,
+        counters.c.name == name,
+    )
+    return (await ctx.conn.execute(stmt)).scalar_one_or_none()

@@ -1,0 +1,286 @@
+"""Order rules: editability, totals (autorefresh), customer linking, placing checks."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from kassa.commerce import stock
+from kassa.engine.context import Ctx
+from kassa.ids import now
+from kassa.jsonapi.errors import Invalid, attr, invalid, rel, validation
+from kassa.resources.base import Row
+from kassa.resources.scopes import t
+
+EDITABLE = frozenset({"draft", "pending", "editing"})
+PURCHASABLE = frozenset({"skus", "bundles", "gift_cards"})
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+AMOUNT_CONCEPTS = (
+    "subtotal",
+    "shipping",
+    "payment_method",
+    "discount",
+    "adjustment",
+    "gift_card",
+    "total_tax",
+    "subtotal_tax",
+    "shipping_tax",
+    "payment_method_tax",
+    "adjustment_tax",
+    "total",
+    "total_taxable",
+    "subtotal_taxable",
+    "shipping_taxable",
+    "payment_method_taxable",
+    "adjustment_taxable",
+    "total_amount_with_taxes",
+    "fees",
+    "duty",
+)
+
+
+def editable(order: Row) -> bool:
+    return order.get("status") in EDITABLE
+
+
+def zero_amounts() -> Row:
+    out: Row = {}
+    for concept in AMOUNT_CONCEPTS:
+        key = (
+            f"{concept}_cents"
+            if concept == "total_amount_with_taxes"
+            else f"{concept}_amount_cents"
+        )
+        out[key] = 0
+    return out
+
+
+def compute_totals(order: Row, items: list[Row]) -> Row:
+    """Pure arithmetic over the line items; every figure is integer cents."""
+    by_type: dict[str, int] = {}
+    skus_count = 0
+    for item in items:
+        kind = item.get("item_type") or "skus"
+        by_type[kind] = by_type.get(kind, 0) + int(item.get("total_amount_cents") or 0)
+        if kind == "skus":
+            skus_count += int(item.get("quantity") or 0)
+    subtotal = sum(v for k, v in by_type.items() if k in PURCHASABLE)
+    shipping = by_type.get("shipments", 0)
+    payment_method = by_type.get("payment_methods", 0)
+    discount = sum(v for k, v in by_type.items() if k.endswith("promotions"))
+    adjustment = by_type.get("adjustments", 0)
+    gift_card = 0
+    tax = 0
+    total = subtotal + shipping + payment_method + discount + adjustment + gift_card
+    with_taxes = total if order.get("tax_included", True) is not False else total + tax
+    return {
+        "subtotal_amount_cents": subtotal,
+        "shipping_amount_cents": shipping,
+        "payment_method_amount_cents": payment_method,
+        "discount_amount_cents": discount,
+        "adjustment_amount_cents": adjustment,
+        "gift_card_amount_cents": gift_card,
+        "total_tax_amount_cents": tax,
+        "subtotal_tax_amount_cents": 0,
+        "shipping_tax_amount_cents": 0,
+        "payment_method_tax_amount_cents": 0,
+        "adjustment_tax_amount_cents": 0,
+        "total_amount_cents": total,
+        "total_taxable_amount_cents": total,
+        "subtotal_taxable_amount_cents": subtotal,
+        "shipping_taxable_amount_cents": shipping,
+        "payment_method_taxable_amount_cents": payment_method,
+        "adjustment_taxable_amount_cents": adjustment,
+        "total_amount_with_taxes_cents": with_taxes,
+        "fees_amount_cents": 0,
+        "duty_amount_cents": 0,
+        "skus_count": skus_count,
+    }
+
+
+async def line_items(ctx: Ctx, order_id: str) -> list[Row]:
+    return await ctx.select("line_items", t("line_items").c.order_id == order_id)
+
+
+async def market_price(ctx: Ctx, market_id: str, sku_id: str) -> Row | None:
+    prices, markets = t("prices"), t("markets")
+    rows = await ctx.select(
+        "prices",
+        prices.c.sku_id == sku_id,
+        prices.c.price_list_id.in_(
+            sa.select(markets.c.price_list_id).where(markets.c.id == market_id)
+        ),
+    )
+    return rows[0] if rows else None
+
+
+async def refresh(ctx: Ctx, order_id: str, *, force: bool = False, prices: bool = False) -> Row:
+    """Recompute an editable order: prices (when asked), system line items, totals, status."""
+    order = await ctx.get("orders", order_id)
+    assert order is not None
+    if not editable(order) or (not force and order.get("autorefresh") is False):
+        return order
+    items = await line_items(ctx, order_id)
+    if prices and order.get("market_id"):
+        for item in items:
+            if item.get("item_type") == "skus" and item.get("sku_id"):
+                price = await market_price(ctx, order["market_id"], item["sku_id"])
+                if price is not None and price["amount_cents"] != item.get("unit_amount_cents"):
+                    item["unit_amount_cents"] = price["amount_cents"]
+                    item["total_amount_cents"] = price["amount_cents"] * int(item["quantity"])
+                    await ctx.update(
+                        "line_items",
+                        item["id"],
+                        {
+                            "unit_amount_cents": item["unit_amount_cents"],
+                            "total_amount_cents": item["total_amount_cents"],
+                        },
+                    )
+    items = await _sync_payment_method_item(ctx, order, items)
+    from kassa.commerce.shipments import sync_shipments
+
+    items, shipments_count = await sync_shipments(ctx, order, items)
+    values = compute_totals(order, items)
+    values["shipments_count"] = shipments_count
+    values["refreshed_at"] = now()
+    if order["status"] == "draft" and order.get("customer_email") and values["skus_count"] > 0:
+        values["status"] = "pending"
+    if order.get("shipping_address_id") or order.get("billing_address_id"):
+        address = await ctx.get(
+            "addresses", order.get("shipping_address_id") or order.get("billing_address_id")
+        )
+        if address is not None:
+            values["country_code"] = address.get("country_code")
+    if not any(i.get("item_type") == "skus" for i in items):
+        values["fulfillment_status"] = "unfulfilled"
+    await ctx.update("orders", order_id, values)
+    order.update(values)
+    return order
+
+
+async def _sync_payment_method_item(ctx: Ctx, order: Row, items: list[Row]) -> list[Row]:
+    """One ``payment_methods`` line item carrying the method's price, or none."""
+    existing = [i for i in items if i.get("item_type") == "payment_methods"]
+    method = await ctx.get("payment_methods", order.get("payment_method_id"))
+    price = int(method.get("price_amount_cents") or 0) if method else 0
+    keep = existing[0] if existing and method and price else None
+    for item in existing:
+        if item is not keep:
+            await ctx.delete("line_items", item["id"])
+    rest = [i for i in items if i.get("item_type") != "payment_methods"]
+    if method is None or not price:
+        return rest
+    values = {
+        "order_id": order["id"],
+        "item_type": "payment_methods",
+        "item_id": method["id"],
+        "payment_method_id": method["id"],
+        "name": method.get("name") or "Payment method",
+        "quantity": 1,
+        "unit_amount_cents": price,
+        "total_amount_cents": price,
+        "currency_code": order.get("currency_code"),
+    }
+    if keep is not None:
+        await ctx.update("line_items", keep["id"], values)
+        keep.update(values)
+        return [*rest, keep]
+    row = await ctx.insert("line_items", values)
+    return [*rest, row]
+
+
+async def customer_for_email(ctx: Ctx, email: Any) -> Row:
+    """The customer with this e-mail in this organization and mode, created if missing."""
+    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+        raise invalid(attr("customer_email"), "is invalid", "invalid")
+    email = email.strip().lower()
+    customers = t("customers")
+    rows = await ctx.select("customers", sa.func.lower(customers.c.email) == email)
+    if rows:
+        return rows[0]
+    nested = await ctx.conn.begin_nested()
+    try:
+        row = await ctx.insert("customers", {"email": email, "status": "prospect"})
+        await nested.commit()
+        return row
+    except sa.exc.IntegrityError:
+        await nested.rollback()
+        rows = await ctx.select("customers", sa.func.lower(customers.c.email) == email)
+        return rows[0]
+
+
+async def available_payment_methods(ctx: Ctx, order: Row) -> list[Row]:
+    """Enabled methods of the order's market (or of no market) in the order's currency."""
+    methods = t("payment_methods")
+    where = [
+        methods.c.disabled_at.is_(None),
+        sa.or_(methods.c.market_id == order.get("market_id"), methods.c.market_id.is_(None)),
+        methods.c.currency_code == order.get("currency_code"),
+    ]
+    return await ctx.select("payment_methods", *where)
+
+
+async def place_errors(ctx: Ctx, order: Row) -> list[dict[str, Any]]:
+    """Checks 2–10 of the placing table, all of them, in order."""
+    errors: list[dict[str, Any]] = []
+    items = await line_items(ctx, order["id"])
+    skus = [i for i in items if i.get("item_type") in PURCHASABLE]
+    if not skus:
+        errors.append(validation(rel("line_items"), "can't be blank", "blank"))
+    if not order.get("customer_email"):
+        errors.append(validation(attr("customer_email"), "can't be blank", "blank"))
+    if not order.get("billing_address_id"):
+        errors.append(validation(rel("billing_address"), "can't be blank", "blank"))
+    sku_rows: dict[str, Row] = {}
+    for item in skus:
+        if item.get("sku_id"):
+            sku = await ctx.get("skus", item["sku_id"])
+            if sku is not None:
+                sku_rows[item["id"]] = sku
+    needs_shipping = any(not s.get("do_not_ship") for s in sku_rows.values())
+    if needs_shipping and not order.get("shipping_address_id"):
+        errors.append(validation(rel("shipping_address"), "can't be blank", "blank"))
+    shipments = await ctx.select("shipments", t("shipments").c.order_id == order["id"])
+    if any(not s.get("shipping_method_id") for s in shipments):
+        errors.append(validation(rel("shipments"), "must have a shipping method", "invalid"))
+    wanted: dict[str, int] = {}
+    for item in skus:
+        sku = sku_rows.get(item["id"])
+        if stock.tracked(sku):
+            wanted[item["sku_id"]] = wanted.get(item["sku_id"], 0) + int(item["quantity"])
+    for item in skus:
+        sku = sku_rows.get(item["id"])
+        if not stock.tracked(sku) or item["sku_id"] not in wanted:
+            continue
+        have = await stock.available(ctx, order["market_id"], item["sku_id"])
+        if wanted.pop(item["sku_id"]) > have:
+            errors.append(
+                validation(
+                    attr("quantity"),
+                    "is out of stock",
+                    "out_of_stock",
+                    line_item_id=item["id"],
+                    sku_code=item.get("sku_code"),
+                )
+            )
+    free = int(order.get("total_amount_with_taxes_cents") or 0) == 0
+    method = await ctx.get("payment_methods", order.get("payment_method_id"))
+    if not free and method is None:
+        errors.append(validation(rel("payment_method"), "can't be blank", "blank"))
+    if not free and not order.get("payment_source_id"):
+        errors.append(validation(rel("payment_source"), "can't be blank", "blank"))
+    elif (
+        not free
+        and method is not None
+        and order.get("payment_source_type") != method.get("payment_source_type")
+    ):
+        errors.append(validation(rel("payment_source"), "is invalid", "invalid"))
+    return errors
+
+
+def raise_if(errors: list[dict[str, Any]]) -> None:
+    if errors:
+        raise Invalid(errors)

@@ -1,0 +1,71 @@
+"""Stock: what a market can sell of a SKU, and moving quantities on place and cancel."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kassa.engine.context import Ctx
+from kassa.resources.base import Row
+from kassa.resources.scopes import market_stock_locations, t
+
+
+async def available(ctx: Ctx, market_id: str, sku_id: str) -> int:
+    stock = t("stock_items")
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(stock.c.quantity), 0)).where(
+        stock.c.sku_id == sku_id,
+        stock.c.stock_location_id.in_(market_stock_locations(market_id)),
+        *ctx.tenant(stock),
+    )
+    return int((await ctx.conn.execute(stmt)).scalar_one())
+
+
+async def decrement(ctx: Ctx, market_id: str, sku_id: str, quantity: int) -> bool:
+    """Take ``quantity`` from the market's locations in priority order; False if short.
+
+    Each location is decremented with a guarded UPDATE (``quantity >= n``), so concurrent
+    placements can never drive stock below zero.
+    """
+    stock, isl, markets = t("stock_items"), t("inventory_stock_locations"), t("markets")
+    model = sa.select(markets.c.inventory_model_id).where(markets.c.id == market_id)
+    stmt = (
+        sa.select(stock.c.id, stock.c.quantity)
+        .join(isl, isl.c.stock_location_id == stock.c.stock_location_id)
+        .where(stock.c.sku_id == sku_id, isl.c.inventory_model_id.in_(model), *ctx.tenant(stock))
+        .order_by(isl.c.priority, stock.c.id)
+    )
+    remaining = quantity
+    for item_id, on_hand in (await ctx.conn.execute(stmt)).all():
+        if remaining <= 0:
+            break
+        take = min(remaining, int(on_hand or 0))
+        if take <= 0:
+            continue
+        done = await ctx.update(
+            "stock_items",
+            item_id,
+            {"quantity": stock.c.quantity - take},
+            stock.c.quantity >= take,
+        )
+        if done:
+            remaining -= take
+    return remaining <= 0
+
+
+async def restore(ctx: Ctx, market_id: str, sku_id: str, quantity: int) -> None:
+    """Give stock back to the first location of the market that holds the SKU."""
+    stock, isl, markets = t("stock_items"), t("inventory_stock_locations"), t("markets")
+    model = sa.select(markets.c.inventory_model_id).where(markets.c.id == market_id)
+    stmt = (
+        sa.select(stock.c.id)
+        .join(isl, isl.c.stock_location_id == stock.c.stock_location_id)
+        .where(stock.c.sku_id == sku_id, isl.c.inventory_model_id.in_(model), *ctx.tenant(stock))
+        .order_by(isl.c.priority, stock.c.id)
+        .limit(1)
+    )
+    item_id = (await ctx.conn.execute(stmt)).scalar_one_or_none()
+    if item_id is not None:
+        await ctx.update("stock_items", item_id, {"quantity": stock.c.quantity + quantity})
+
+
+def tracked(sku: Row | None) -> bool:
+    return sku is not None and not sku.get("do_not_track")

@@ -1,0 +1,162 @@
+"""Check a create/update document against the declaration and turn it into ``Changes``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from kassa.auth.principal import Principal
+from kassa.ids import parse_iso
+from kassa.jsonapi.errors import ApiError, bad_request, unauthorized
+from kassa.resources.base import Changes, Resource
+from kassa.resources.wire import WireField
+
+_TRUE = (True, "true", 1, "1")
+_FALSE = (False, "false", 0, "0", None)
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        raise bad_request("INVALID_DATA_FORMAT", "The request body is not valid JSON.") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
+        raise bad_request(
+            "PARAM_MISSING", "The request body must be an object with a data member.", "/data"
+        )
+    return doc
+
+
+def check_permission(principal: Principal, res: Resource, data: dict[str, Any]) -> None:
+    """Sales channels may not send fields the schema marks as prohibited (401)."""
+    if not principal.sales_channel:
+        return
+    attrs = data.get("attributes")
+    if isinstance(attrs, dict):
+        for name in attrs:
+            f = res.fields.get(name)
+            if f is not None and f.prohibited:
+                raise unauthorized()
+    rels = data.get("relationships")
+    if isinstance(rels, dict):
+        for name in rels:
+            r = res.rels.get(name)
+            if r is not None and r.prohibited:
+                raise unauthorized()
+
+
+def _coerce(f: WireField, value: Any, pointer: str) -> Any:
+    if value is None:
+        return None
+    ok = True
+    if f.name.startswith("_") and f.type == "boolean":
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        ok = False
+    elif f.type == "string":
+        ok = isinstance(value, str)
+    elif f.type == "integer":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok and isinstance(value, str) and value.lstrip("-").isdigit():
+            return int(value)
+    elif f.type == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif f.type == "boolean":
+        ok = isinstance(value, bool)
+    elif f.type == "object":
+        ok = isinstance(value, dict)
+    elif f.type == "array":
+        ok = isinstance(value, list)
+    elif f.type == "datetime":
+        try:
+            return parse_iso(value) if isinstance(value, str) else None
+        except ValueError:
+            ok = False
+    if not ok:
+        raise bad_request(
+            "INVALID_FIELD_VALUE",
+            f"{value!r} is not a valid {f.type} for {f.name}.",
+            pointer,
+            title="Invalid field value",
+        )
+    return value
+
+
+def parse_changes(
+    res: Resource, data: dict[str, Any], *, create: bool, url_id: str | None
+) -> Changes:
+    type_ = data.get("type")
+    if type_ is None:
+        raise bad_request("PARAM_MISSING", "data.type is required.", "/data/type")
+    if type_ != res.type:
+        raise bad_request("TYPE_MISMATCH", f"{type_} does not match {res.type}.", "/data/type")
+    if not create:
+        if "id" not in data:
+            raise bad_request("PARAM_MISSING", "data.id is required.", "/data/id")
+        if data["id"] != url_id:
+            raise ApiError.of(
+                400,
+                "KEY_NOT_INCLUDED_IN_URL",
+                "Key is not included in URL",
+                f"The key {data['id']} is not included in URL.",
+            )
+    changes = Changes()
+    attrs = data.get("attributes") or {}
+    if not isinstance(attrs, dict):
+        raise bad_request("INVALID_DATA_FORMAT", "data.attributes must be an object.")
+    for name, value in attrs.items():
+        pointer = f"/data/attributes/{name}"
+        f = res.fields.get(name)
+        if f is None or not (f.creatable if create else f.updatable):
+            raise bad_request(
+                "PARAM_NOT_ALLOWED",
+                f"{name} is not allowed.",
+                pointer,
+                title="Param not allowed",
+            )
+        coerced = _coerce(f, value, pointer)
+        changes.sent_attributes.add(name)
+        if name.startswith("_"):
+            if coerced is not False and coerced is not None:
+                changes.triggers[name] = coerced
+        elif name in res.columns:
+            changes.values[name] = coerced
+        else:
+            changes.inputs[name] = coerced
+    rels = data.get("relationships") or {}
+    if not isinstance(rels, dict):
+        raise bad_request("INVALID_DATA_FORMAT", "data.relationships must be an object.")
+    for name, value in rels.items():
+        pointer = f"/data/relationships/{name}"
+        r = res.rels.get(name)
+        if r is None or not (r.creatable if create else r.updatable):
+            raise bad_request(
+                "PARAM_NOT_ALLOWED", f"{name} is not allowed.", pointer, title="Param not allowed"
+            )
+        if not isinstance(value, dict) or "data" not in value:
+            raise bad_request(
+                "INVALID_LINKS_OBJECT", f"{name} must be an object with data.", pointer
+            )
+        linkage = value["data"]
+        if linkage is None:
+            changes.relationships[name] = None
+            continue
+        items = linkage if isinstance(linkage, list) else [linkage]
+        if r.many != isinstance(linkage, list):
+            raise bad_request("INVALID_LINKS_OBJECT", f"{name} has the wrong shape.", pointer)
+        pairs = []
+        for item in items:
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("type"), str)
+                or not isinstance(item.get("id"), str)
+            ):
+                raise bad_request("INVALID_LINKS_OBJECT", f"{name} needs type and id.", pointer)
+            if item["type"] not in r.targets:
+                raise bad_request("TYPE_MISMATCH", f"{item['type']} cannot be {name}.", pointer)
+            pairs.append((item["type"], item["id"]))
+        changes.relationships[name] = pairs if r.many else pairs[0]
+    return changes

@@ -1,0 +1,138 @@
+"""JSON:API error objects and the exception that carries them to the HTTP layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TITLES = {
+    "UNAUTHORIZED": (
+        "Access denied",
+        "You are not authorized to perform this action on the requested resource.",
+    ),
+    "INVALID_TOKEN": ("Invalid token", "The access token you provided is invalid."),
+    "RECORD_NOT_FOUND": (
+        "Record not found",
+        "The requested resource was not found. Please double-check the resource id.",
+    ),
+    "NOT_ACCEPTABLE": ("Not acceptable", "The Accept header must be application/vnd.api+json."),
+    "UNSUPPORTED_MEDIA_TYPE": (
+        "Unsupported media type",
+        "The Content-Type header must be application/vnd.api+json.",
+    ),
+    "METHOD_NOT_ALLOWED": ("Method not allowed", "This action is not supported by the resource."),
+    "LOCKED": ("Locked", "The resource cannot be deleted because other records depend on it."),
+    "TOO_MANY_REQUESTS": ("Too many requests", "The rate limit was exceeded."),
+    "RECORD_NOT_UNIQUE": ("Record not unique", "The record conflicts with an existing one."),
+    "INTERNAL_SERVER_ERROR": ("Internal server error", "Something went wrong."),
+}
+
+
+def error_object(
+    status: int,
+    code: str,
+    title: str | None = None,
+    detail: str | None = None,
+    pointer: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    default_title, default_detail = TITLES.get(code, (code.replace("_", " ").lower(), None))
+    obj: dict[str, Any] = {
+        "title": title or default_title,
+        "detail": detail or default_detail or title or default_title,
+        "code": code,
+        "status": str(status),
+    }
+    if pointer is not None:
+        obj["source"] = {"pointer": pointer}
+    if meta:
+        obj["meta"] = meta
+    return obj
+
+
+class ApiError(Exception):
+    """Raised anywhere below the HTTP layer; rendered as a JSON:API error document."""
+
+    def __init__(
+        self, status: int, errors: list[dict[str, Any]], headers: dict[str, str] | None = None
+    ):
+        super().__init__(errors[0].get("title") if errors else str(status))
+        self.status = status
+        self.errors = errors
+        self.headers = headers or {}
+
+    @classmethod
+    def of(
+        cls,
+        status: int,
+        code: str,
+        title: str | None = None,
+        detail: str | None = None,
+        pointer: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> ApiError:
+        return cls(status, [error_object(status, code, title, detail, pointer, meta)])
+
+
+def unauthorized() -> ApiError:
+    return ApiError.of(401, "UNAUTHORIZED")
+
+
+def invalid_token() -> ApiError:
+    return ApiError.of(401, "INVALID_TOKEN")
+
+
+def not_found() -> ApiError:
+    return ApiError.of(404, "RECORD_NOT_FOUND")
+
+
+def bad_request(
+    code: str, detail: str, pointer: str | None = None, title: str | None = None
+) -> ApiError:
+    return ApiError.of(400, code, title or code.replace("_", " ").capitalize(), detail, pointer)
+
+
+def field_name(pointer: str) -> str:
+    return pointer.rsplit("/", 1)[-1]
+
+
+def validation(pointer: str, title: str, error: str, **meta: Any) -> dict[str, Any]:
+    """One 422 error object: ``detail`` is ``"<field> - <title>"``."""
+    return error_object(
+        422,
+        "VALIDATION_ERROR",
+        title,
+        f"{field_name(pointer)} - {title}",
+        pointer,
+        {"error": error, **meta},
+    )
+
+
+class Invalid(ApiError):
+    """A 422 with one or more validation error objects."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__(422, errors)
+
+
+def invalid(pointer: str, title: str, error: str, **meta: Any) -> Invalid:
+    return Invalid([validation(pointer, title, error, **meta)])
+
+
+def attr(name: str) -> str:
+    return f"/data/attributes/{name}"
+
+
+def rel(name: str) -> str:
+    return f"/data/relationships/{name}"
+
+
+def blank(pointer: str) -> Invalid:
+    return invalid(pointer, "can't be blank", "blank")
+
+
+def not_editable(pointer: str) -> Invalid:
+    return invalid(pointer, "cannot be set on a non-editable order", "not_editable")
+
+
+def invalid_transition(trigger: str) -> Invalid:
+    return invalid(attr(trigger), "cannot be performed in the current status", "invalid_transition")

@@ -1,0 +1,91 @@
+"""Parse the JSON:API query string: include, fields, sort, page and ransack filters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kassa.jsonapi.errors import bad_request
+
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 25
+_BRACKETS = re.compile(r"^(\w+)((?:\[[^\[\]]*\])*)$")
+
+
+@dataclass
+class Query:
+    include: list[tuple[str, ...]] = field(default_factory=list)
+    fields: dict[str, set[str]] = field(default_factory=dict)
+    sort: list[tuple[str, bool]] = field(default_factory=list)
+    page_number: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+    filters: list[tuple[str, str]] = field(default_factory=list)
+    ids: list[str] | None = None
+    passthrough: list[tuple[str, str]] = field(default_factory=list)
+    """The params as received minus ``page``, kept for pagination links."""
+
+
+def _split_key(key: str) -> tuple[str, list[str]] | None:
+    match = _BRACKETS.match(key)
+    if not match:
+        return None
+    return match.group(1), re.findall(r"\[([^\[\]]*)\]", match.group(2))
+
+
+def _positive(name: str, raw: str, maximum: int | None = None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1 or (maximum is not None and value > maximum):
+        limit = f" between 1 and {maximum}" if maximum else " of at least 1"
+        raise bad_request(
+            "INVALID_PAGE_VALUE",
+            f"{raw!r} is not a valid value for page[{name}]: use an integer{limit}.",
+            title="Invalid page value",
+        )
+    return value
+
+
+def parse_query(items: Iterable[tuple[str, str]]) -> Query:
+    q = Query()
+    for key, value in items:
+        parts = _split_key(key)
+        if parts is None:
+            q.passthrough.append((key, value))
+            continue
+        name, sub = parts
+        if name != "page":
+            q.passthrough.append((key, value))
+        if name == "include" and not sub:
+            q.include = [tuple(p.split(".")) for p in value.split(",") if p]
+        elif name == "fields" and len(sub) == 1:
+            q.fields[sub[0]] = {f for f in value.split(",") if f}
+        elif name == "sort" and not sub:
+            q.sort = [
+                (k[1:], True) if k.startswith("-") else (k, False) for k in value.split(",") if k
+            ]
+        elif name == "page":
+            if len(sub) != 1 or sub[0] not in ("number", "size"):
+                raise bad_request(
+                    "INVALID_PAGE_OBJECT",
+                    "Use page[number] and page[size].",
+                    title="Invalid page object",
+                )
+            if sub[0] == "number":
+                q.page_number = _positive("number", value)
+            else:
+                q.page_size = _positive("size", value, MAX_PAGE_SIZE)
+        elif name == "filter":
+            if len(sub) == 2 and sub[0] == "q":
+                q.filters.append((sub[1], value))
+            elif sub == ["id"]:
+                q.ids = [i for i in value.split(",") if i]
+            else:
+                raise bad_request(
+                    "INVALID_FILTERS_SYNTAX",
+                    f"{key} is not a valid filter: use filter[q][<attribute>_<predicate>].",
+                    title="Invalid filters syntax",
+                )
+    return q

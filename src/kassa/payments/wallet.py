@@ -1,0 +1,226 @@
+"""The customer wallet: save an order's payment source, and reuse a saved one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from kassa.commerce.locks import order_lock
+from kassa.commerce.orders import available_payment_methods, editable, refresh
+from kassa.engine.context import Ctx
+from kassa.jsonapi.errors import attr, blank, invalid, not_editable, rel, unauthorized
+from kassa.payments import callouts
+from kassa.resources.base import Changes, Row
+from kassa.resources.scopes import t
+
+SAVE = "_save_payment_source_to_customer_wallet"
+REUSE = "_customer_payment_source_id"
+WALLET_TYPES = frozenset({"external_payments"})
+
+
+def entry_name(source: Row | None, method: Row | None) -> str | None:
+    instrument = (source or {}).get("payment_instrument") or {}
+    if isinstance(instrument, dict):
+        digits = instrument.get("card_last_digits")
+        if digits:
+            return f"XXXX-XXXX-XXXX-{digits}"
+        for key in ("card_type", "issuer_type"):
+            if instrument.get(key):
+                return str(instrument[key])
+    if method is not None and method.get("name"):
+        return str(method["name"])
+    return None
+
+
+async def _existing_entry(ctx: Ctx, source: Row) -> Row | None:
+    entries = t("customer_payment_sources")
+    rows = await ctx.select(
+        "customer_payment_sources",
+        entries.c.payment_source_id == source["id"],
+        entries.c.payment_source_type == "external_payments",
+    )
+    return rows[0] if rows else None
+
+
+async def save(ctx: Ctx, row: Row, _value: Any, _changes: Changes) -> None:
+    if ctx.principal.guest:
+        raise unauthorized()
+    if not row.get("customer_id"):
+        raise blank(rel("customer"))
+    if not row.get("payment_source_id"):
+        raise blank(rel("payment_source"))
+    if row.get("payment_source_type") not in WALLET_TYPES:
+        raise invalid(rel("payment_source"), "is invalid", "invalid")
+    async with order_lock(ctx, row["id"]):
+        order = await ctx.get("orders", row["id"])
+        assert order is not None
+        source = await ctx.get("external_payments", order.get("payment_source_id"))
+        if source is None:
+            raise blank(rel("payment_source"))
+        if source.get("wallet_id") or await _existing_entry(ctx, source):
+            return
+        method = await ctx.get("payment_methods", order.get("payment_method_id"))
+        gateway = await ctx.get(
+            "external_gateways",
+            source.get("payment_gateway_id") or (method or {}).get("payment_gateway_id"),
+        )
+        customer_token: str | None = None
+        source_token = source.get("payment_source_token")
+        metadata: dict[str, Any] = {}
+        if gateway is not None and gateway.get("token_url"):
+            body = await callouts.payload(ctx, "external_payments", source, gateway)
+            await ctx.pause()
+            outcome = await callouts.call(ctx, gateway, "token", body)
+            await ctx.resume()
+            if outcome.kind == "decline":
+                raise invalid(
+                    attr(SAVE),
+                    outcome.message or "customer token request declined",
+                    outcome.error_code or "declined",
+                )
+            if outcome.kind == "failure":
+                raise invalid(
+                    attr(SAVE), "customer token request failed", outcome.error_code or "failed"
+                )
+            data = outcome.data
+            if isinstance(data.get("customer_token"), str):
+                customer_token = data["customer_token"]
+            if isinstance(data.get("payment_source_token"), str) and data["payment_source_token"]:
+                source_token = data["payment_source_token"]
+            if isinstance(data.get("metadata"), dict):
+                metadata = data["metadata"]
+            # The source may have been saved while we were calling out.
+            if await _existing_entry(ctx, source):
+                return
+        entry = await ctx.insert(
+            "customer_payment_sources",
+            {
+                "customer_id": order["customer_id"],
+                "payment_method_id": order.get("payment_method_id"),
+                "payment_source_id": source["id"],
+                "payment_source_type": "external_payments",
+                "customer_token": customer_token,
+                "payment_source_token": source_token,
+                "name": entry_name(source, method),
+                "metadata": metadata,
+                "default": False,
+            },
+        )
+        await ctx.update("external_payments", source["id"], {"wallet_id": entry["id"]})
+
+
+async def reuse(ctx: Ctx, row: Row, value: Any, _changes: Changes) -> None:
+    if ctx.principal.guest:
+        raise unauthorized()
+    pointer = attr(REUSE)
+    if not isinstance(value, str) or not value.strip():
+        raise blank(pointer)
+    if not editable(row):
+        raise not_editable(pointer)
+    if not row.get("customer_id"):
+        raise invalid(pointer, "requires a customer", "invalid")
+    entry = await ctx.get("customer_payment_sources", value.strip())
+    if entry is None or entry.get("customer_id") != row["customer_id"]:
+        raise invalid(pointer, "is invalid", "invalid")
+    available = {m["id"]: m for m in await available_payment_methods(ctx, row)}
+    method_id = entry.get("payment_method_id")
+    if method_id:
+        if method_id not in available:
+            raise invalid(pointer, "payment method not available", "invalid")
+        method = available[method_id]
+    else:
+        fallback = available.get(row.get("payment_method_id") or "")
+        if fallback is None:
+            raise invalid(pointer, "payment method not available", "invalid")
+        method = fallback
+    source_type = entry.get("payment_source_type") or "external_payments"
+    if method.get("payment_source_type") != source_type or source_type not in WALLET_TYPES:
+        raise invalid(pointer, "payment method not available", "invalid")
+    original = await ctx.get("external_payments", entry.get("payment_source_id"))
+    token = entry.get("payment_source_token") or (original or {}).get("payment_source_token")
+    copy = await ctx.insert(
+        "external_payments",
+        {
+            "order_id": row["id"],
+            "payment_source_token": token,
+            "options": (original or {}).get("options") or {},
+            "payment_instrument": (original or {}).get("payment_instrument") or {},
+            "payment_gateway_id": method.get("payment_gateway_id"),
+            "wallet_id": entry["id"],
+        },
+    )
+    await ctx.update(
+        "orders",
+        row["id"],
+        {
+            "payment_method_id": method["id"],
+            "payment_source_id": copy["id"],
+            "payment_source_type": "external_payments",
+            "payment_source_details": source_details(copy),
+        },
+    )
+    await refresh(ctx, row["id"])
+
+
+def source_details(source: Row) -> dict[str, Any]:
+    return {
+        "type": "external_payments",
+        "payment_instrument": source.get("payment_instrument") or {},
+    }
+
+
+async def available_entries(ctx: Ctx, orders: list[Row]) -> dict[str, list[tuple[str, Row]]]:
+    """``available_customer_payment_sources`` for many orders: two queries in all."""
+    out: dict[str, list[tuple[str, Row]]] = {o["id"]: [] for o in orders}
+    if ctx.principal.guest:
+        return out
+    with_customer = [o for o in orders if o.get("customer_id")]
+    if not with_customer:
+        return out
+    entries_t, methods_t = t("customer_payment_sources"), t("payment_methods")
+    entries = await ctx.select(
+        "customer_payment_sources",
+        entries_t.c.customer_id.in_({o["customer_id"] for o in with_customer}),
+    )
+    markets = {o.get("market_id") for o in with_customer}
+    methods = await ctx.select(
+        "payment_methods",
+        methods_t.c.disabled_at.is_(None),
+        sa.or_(
+            methods_t.c.market_id.in_([m for m in markets if m]), methods_t.c.market_id.is_(None)
+        ),
+    )
+    for order in with_customer:
+        usable = {
+            m["id"]
+            for m in methods
+            if m.get("market_id") in (None, order.get("market_id"))
+            and m.get("currency_code") == order.get("currency_code")
+        }
+        out[order["id"]] = [
+            ("customer_payment_sources", e)
+            for e in entries
+            if e["customer_id"] == order["customer_id"]
+            and (e.get("payment_method_id") is None or e["payment_method_id"] in usable)
+        ]
+    return out
+
+
+async def available_methods(ctx: Ctx, orders: list[Row]) -> dict[str, list[tuple[str, Row]]]:
+    methods_t = t("payment_methods")
+    markets = {o.get("market_id") for o in orders if o.get("market_id")}
+    methods = await ctx.select(
+        "payment_methods",
+        methods_t.c.disabled_at.is_(None),
+        sa.or_(methods_t.c.market_id.in_(markets), methods_t.c.market_id.is_(None)),
+    )
+    return {
+        o["id"]: [
+            ("payment_methods", m)
+            for m in methods
+            if m.get("market_id") in (None, o.get("market_id"))
+            and m.get("currency_code") == o.get("currency_code")
+        ]
+        for o in orders
+    }

@@ -1,0 +1,228 @@
+"""Addresses, customers, their address book, customer groups' members, and tags."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from kassa.auth.passwords import hash_password
+from kassa.engine.context import Ctx
+from kassa.ids import new_id
+from kassa.jsonapi.errors import Invalid, attr, invalid, validation
+from kassa.resources import contract, scopes
+from kassa.resources.base import Access, Changes, Resource, Row, reverse, verbs
+
+_SINGLE = verbs("create", "retrieve", "update", "delete")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# --- addresses ------------------------------------------------------------------------------
+
+
+def _full_name(row: Row) -> str | None:
+    if row.get("business"):
+        return row.get("company")
+    names = [row.get("first_name"), row.get("last_name")]
+    return " ".join(n for n in names if n) or None
+
+
+def _full_address(row: Row) -> str | None:
+    city = " ".join(p for p in (row.get("zip_code"), row.get("city")) if p)
+    region = " ".join(
+        p for p in (city, f"({row['state_code']})" if row.get("state_code") else "") if p
+    )
+    parts = [
+        row.get("line_1"),
+        row.get("line_2"),
+        region,
+        row.get("country_code"),
+        row.get("phone"),
+    ]
+    return ", ".join(p for p in parts if p) or None
+
+
+def _address_name(row: Row) -> str | None:
+    parts = [_full_name(row), _full_address(row)]
+    return ", ".join(p for p in parts if p) or None
+
+
+_ADDRESS_REQUIRED = ("line_1", "city", "zip_code", "country_code", "phone")
+
+
+def check_address(row: Row) -> None:
+    errors = []
+    needed = ["company"] if row.get("business") else ["first_name", "last_name"]
+    for name in (*needed, *_ADDRESS_REQUIRED):
+        if not row.get(name):
+            errors.append(validation(attr(name), "can't be blank", "blank"))
+    code = row.get("country_code")
+    if code and not re.fullmatch(r"[A-Za-z]{2}", code):
+        errors.append(validation(attr("country_code"), "is invalid", "invalid"))
+    if errors:
+        raise Invalid(errors)
+
+
+async def _address_create(ctx: Ctx, values: Row, _c: Changes) -> None:
+    check_address(values)
+    if values.get("country_code"):
+        values["country_code"] = values["country_code"].upper()
+    if ctx.principal.customer_id:
+        values["owner_customer_id"] = ctx.principal.customer_id
+
+
+async def _address_update(ctx: Ctx, row: Row, values: Row, _c: Changes) -> None:
+    merged = {**row, **values}
+    check_address(merged)
+    if values.get("country_code"):
+        values["country_code"] = values["country_code"].upper()
+
+
+ADDRESSES = Resource(
+    contract.ADDRESSES,
+    access=Access(guest=_SINGLE, customer=_SINGLE, scope=scopes.addresses_scope),
+    computed={"full_name": _full_name, "full_address": _full_address, "name": _address_name},
+    defaults={"business": False, "is_localized": False, "is_geocoded": False},
+    extra_columns=[sa.Column("owner_customer_id", sa.String(16), nullable=True, index=True)],
+    optional=frozenset({"first_name", "last_name", "company", *_ADDRESS_REQUIRED}),
+    before_create=_address_create,
+    before_update=_address_update,
+)
+
+
+# --- customers ------------------------------------------------------------------------------
+
+
+async def _email_checks(ctx: Ctx, email: Any, own_id: str | None = None) -> str:
+    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+        raise invalid(attr("email"), "is invalid", "invalid")
+    email = email.strip().lower()
+    table = ctx.table("customers")
+    rows = await ctx.select("customers", sa.func.lower(table.c.email) == email)
+    if any(r["id"] != own_id for r in rows):
+        raise invalid(attr("email"), "has already been taken", "taken", value=email)
+    return email
+
+
+async def _customer_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+    if not values.get("email"):
+        raise invalid(attr("email"), "can't be blank", "blank")
+    values["email"] = await _email_checks(ctx, values["email"])
+    values["id"] = new_id()
+    values["shopper_reference"] = values.get("shopper_reference") or values["id"]
+    values["profile_id"] = values.get("profile_id") or values["id"]
+    password = changes.inputs.get("password")
+    if password:
+        values["password_hash"] = await hash_password(str(password))
+        values["has_password"] = True
+
+
+async def _customer_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+    if "email" in values:
+        values["email"] = await _email_checks(ctx, values["email"], row["id"])
+    password = changes.inputs.get("password")
+    if password:
+        values["password_hash"] = await hash_password(str(password))
+        values["has_password"] = True
+
+
+async def _customer_delete(ctx: Ctx, row: Row) -> None:
+    orders = ctx.table("orders")
+    placed = await ctx.select(
+        "orders", orders.c.customer_id == row["id"], orders.c.placed_at.is_not(None)
+    )
+    if placed:
+        from kassa.jsonapi.errors import ApiError
+
+        raise ApiError.of(423, "LOCKED")
+
+
+CUSTOMERS = Resource(
+    contract.CUSTOMERS,
+    access=Access(
+        guest=verbs("create"),
+        customer=verbs("retrieve", "update", "delete"),
+        scope=scopes.self_customer,
+    ),
+    defaults={"status": "prospect", "has_password": False, "total_orders_count": 0},
+    not_stored=frozenset({"jwt_custom_claim", "anonymization_info", "anonymization_status"}),
+    computed={
+        "jwt_custom_claim": lambda _r: None,
+        "anonymization_info": lambda _r: None,
+        "anonymization_status": lambda _r: None,
+    },
+    optional=frozenset({"shopper_reference", "profile_id"}),
+    extra_columns=[sa.Column("password_hash", sa.String, nullable=True)],
+    unique=[("email",)],
+    relationships={
+        "customer_addresses": reverse("customer_addresses", "customer_id"),
+        "customer_payment_sources": reverse("customer_payment_sources", "customer_id"),
+        "orders": reverse("orders", "customer_id"),
+    },
+    before_create=_customer_create,
+    before_update=_customer_update,
+    before_delete=_customer_delete,
+)
+
+
+async def _customer_address_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+    p = ctx.principal
+    if p.customer_id:
+        values["customer_id"] = p.customer_id
+    customer = changes.related.get("customer")
+    if customer is None and values.get("customer_id"):
+        customer = await ctx.get("customers", values["customer_id"])
+    if customer is not None:
+        values["customer_email"] = customer["email"]
+    address = changes.related.get("address")
+    if address is not None:
+        values["name"] = _address_name(address)
+        if address.get("owner_customer_id") is None and values.get("customer_id"):
+            await ctx.update(
+                "addresses", address["id"], {"owner_customer_id": values["customer_id"]}
+            )
+
+
+CUSTOMER_ADDRESSES = Resource(
+    contract.CUSTOMER_ADDRESSES,
+    access=Access(
+        customer=verbs(*("list", "retrieve", "create", "update", "delete")),
+        scope=scopes.owned_by_customer,
+    ),
+    optional=frozenset({"customer", "customer_email"}),
+    before_create=_customer_address_create,
+)
+
+
+# --- tags -----------------------------------------------------------------------------------
+
+_TAG = re.compile(r"^[a-z0-9_:-]{1,25}$")
+
+
+async def _tag_create(ctx: Ctx, values: Row, _c: Changes) -> None:
+    name = str(values.get("name") or "").lower()
+    if not _TAG.match(name):
+        raise invalid(attr("name"), "is invalid", "invalid")
+    table = ctx.table("tags")
+    if await ctx.select("tags", table.c.name == name):
+        raise invalid(attr("name"), "has already been taken", "taken", value=name)
+    values["name"] = name
+
+
+async def _tag_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+    if "name" in values:
+        name = str(values.get("name") or "").lower()
+        if not _TAG.match(name):
+            raise invalid(attr("name"), "is invalid", "invalid")
+        table = ctx.table("tags")
+        if any(r["id"] != row["id"] for r in await ctx.select("tags", table.c.name == name)):
+            raise invalid(attr("name"), "has already been taken", "taken", value=name)
+        values["name"] = name
+
+
+TAGS = Resource(
+    contract.TAGS, unique=[("name",)], before_create=_tag_create, before_update=_tag_update
+)
+
+ALL = [ADDRESSES, CUSTOMERS, CUSTOMER_ADDRESSES, TAGS]

@@ -1,0 +1,77 @@
+"""The database: one async engine, SQLite (WAL) or PostgreSQL, and a statement counter."""
+
+from __future__ import annotations
+
+import contextvars
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+statement_count: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "statement_count", default=None
+)
+
+
+def sync_url(url: str) -> str:
+    """The same database for synchronous tools (Alembic)."""
+    return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+
+
+class Database:
+    def __init__(self, url: str, pool_size: int = 10):
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["pool_size"] = pool_size
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+            kwargs["pool_pre_ping"] = False
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        sync_engine = self.engine.sync_engine
+        if self.is_sqlite:
+            event.listen(sync_engine, "connect", _sqlite_connect)
+            event.listen(sync_engine, "begin", _sqlite_begin)
+        event.listen(sync_engine, "before_cursor_execute", _count_statement)
+
+    async def connect(self, write: bool) -> AsyncConnection:
+        conn = await self.engine.connect()
+        if self.is_sqlite and write:
+            conn = await conn.execution_options(kassa_immediate=True)
+        await conn.begin()
+        return conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # A write transaction takes the write lock up front: two deferred transactions that both
+    # read and then write would otherwise fail with "database is locked" instead of waiting.
+    immediate = conn.get_execution_options().get("kassa_immediate")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _count_statement(*_args: Any) -> None:
+    counter = statement_count.get()
+    if counter is not None:
+        counter[0] += 1

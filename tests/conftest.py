@@ -1,0 +1,88 @@
+"""Fixtures: one Kassa server per storage backend, the reference processor, a shop."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kassa.fake_processor import ProcessorServer
+from tests.shop import Shop
+from tests.support import (
+    Server,
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+    postgres_reachable,
+)
+
+_PG: bool | None = None
+
+
+def _backends() -> list[str]:
+    global _PG
+    if _PG is None:
+        _PG = postgres_reachable()
+    wanted = os.environ.get("KASSA_TEST_BACKENDS")
+    if wanted:
+        return wanted.split(",")
+    if _PG:
+        return ["sqlite", "postgres"]
+    if os.environ.get("CI") == "true":
+        return ["sqlite", "postgres"]  # the postgres fixture then fails loudly
+    return ["sqlite"]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    backends = _backends()
+    note = "" if "postgres" in backends else " (PostgreSQL not reachable: SQLite only)"
+    return f"kassa storage backends: {', '.join(backends)}{note}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "server" in metafunc.fixturenames:
+        metafunc.parametrize("server", _backends(), indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    backend = request.param
+    data_dir: Path = tmp_path_factory.mktemp(f"kassa-{backend}")
+    if backend == "postgres":
+        if not postgres_reachable():
+            pytest.fail("PostgreSQL is not reachable (KASSA_TEST_POSTGRES_URL) and CI=true")
+        url = create_postgres_database()
+    else:
+        url = f"sqlite+aiosqlite:///{data_dir / 'kassa.sqlite3'}"
+    port = free_port()
+    srv = Server(backend, url, f"http://127.0.0.1:{port}", data_dir)
+    srv.env = {
+        "KASSA_DATABASE_URL": url,
+        "KASSA_DATA_DIR": str(data_dir),
+        "KASSA_QUERY_COUNT_HEADER": "1",
+        "KASSA_CALLOUT_TIMEOUT": "1.5",
+        "KASSA_DOMAIN": "kassa.localhost",
+    }
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        if backend == "postgres":
+            drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+def processor() -> Iterator[ProcessorServer]:
+    with ProcessorServer() as proc:
+        yield proc
+
+
+@pytest.fixture
+def shop(server: Server, processor: ProcessorServer) -> Shop:
+    return Shop.build(server, processor, account="acct-" + secrets.token_hex(4))
