@@ -21,8 +21,10 @@ from kassa.auth.principal import Principal
 from kassa.auth.tokens import TokenService
 from kassa.engine import handlers
 from kassa.engine.context import Ctx, Services
-from kassa.jsonapi.errors import ApiError, error_object, invalid_token
+from kassa.engine.ratelimit import ApiLimiter
+from kassa.jsonapi.errors import ApiError, error_object, invalid_token, not_found
 from kassa.jsonapi.query import parse_query
+from kassa.payments import async_completion
 from kassa.resources.registry import build_registry
 from kassa.settings import Settings
 from kassa.store.db import Database, statement_count
@@ -40,15 +42,18 @@ def _error(err: ApiError) -> Response:
 
 
 def _check_media_types(request: Request) -> None:
-    accept = request.headers.get("accept")
+    """406 for an explicit ``Accept`` without JSON:API; 415 for any other request body type."""
+    accept = request.headers.get("accept", "").strip()
     if accept:
-        types = [part.split(";")[0].strip() for part in accept.split(",")]
+        types = [part.split(";")[0].strip().lower() for part in accept.split(",")]
         if not any(t in (JSONAPI, "*/*", "application/*") for t in types):
             raise ApiError.of(406, "NOT_ACCEPTABLE")
     if request.method in ("POST", "PATCH"):
         ctype = request.headers.get("content-type", "")
         main, *params = [p.strip() for p in ctype.split(";")]
-        if main != JSONAPI or any(not p.lower().startswith("charset=") for p in params if p):
+        if main.lower() != JSONAPI or any(
+            not p.lower().replace(" ", "").startswith("charset=") for p in params if p
+        ):
             raise ApiError.of(415, "UNSUPPORTED_MEDIA_TYPE")
 
 
@@ -60,6 +65,7 @@ class Api:
         self.services: Services | None = None
         self.tokens: TokenService | None = None
         self.oauth: OAuth | None = None
+        self.limiter = ApiLimiter() if settings.rate_limit else None
 
     async def startup(self) -> None:
         http = httpx.AsyncClient(
@@ -103,17 +109,37 @@ class Api:
             response.headers["X-Kassa-Queries"] = str(counter[0])
         return response
 
+    def _rate_limit(self, request: Request, principal: Principal) -> dict[str, str]:
+        """``X-Ratelimit-*`` headers for this request; raises 429 when a window is full."""
+        if self.limiter is None:
+            return {}
+        client = request.client.host if request.client else "?"
+        parts = [p for p in request.path_params["path"].split("/") if p]
+        ok, headers = self.limiter.check(client, principal.mode, request.method, parts)
+        if not ok:
+            raise ApiError(429, [error_object(429, "TOO_MANY_REQUESTS")], headers)
+        return headers
+
     async def _api(self, request: Request) -> Response:
         assert self.services is not None
         ctx: Ctx | None = None
+        limits: dict[str, str] = {}
         try:
             _check_media_types(request)
             principal = self.principal(request)
-            query = parse_query(request.query_params.multi_items())
+            limits = self._rate_limit(request, principal)
+            query, query_error = None, None
+            try:
+                query = parse_query(request.query_params.multi_items())
+            except ApiError as err:
+                query_error = err
             ctx = Ctx(self.services, principal, self.base_url(request), query)
-            return await self._route(ctx, request)
+            ctx.query_error = query_error
+            response = await self._route(ctx, request)
+            response.headers.update(limits)
+            return response
         except ApiError as err:
-            return _error(err)
+            return _doc({"errors": err.errors}, err.status, {**limits, **err.headers})
         except IntegrityError:
             log.info("unique constraint hit", exc_info=True)
             return _error(ApiError.of(409, "RECORD_NOT_UNIQUE"))
@@ -126,8 +152,12 @@ class Api:
 
     async def _route(self, ctx: Ctx, request: Request) -> Response:
         parts = [p for p in request.path_params["path"].split("/") if p]
-        method = request.method
-        if len(parts) == 1 and parts[0] in ("organization", "application") and method == "GET":
+        method = "GET" if request.method == "HEAD" else request.method
+        if any("\x00" in p for p in parts):
+            raise not_found()
+        if len(parts) == 1 and parts[0] in ("organization", "application"):
+            if method != "GET":
+                raise ApiError.of(405, "METHOD_NOT_ALLOWED")
             p = ctx.principal
             if parts[0] == "organization":
                 return _doc(await handlers.singleton(ctx, "organizations", p.organization_id))
@@ -182,13 +212,14 @@ def build_app(settings: Settings | None = None) -> Starlette:
         finally:
             await api.shutdown()
 
-    methods = ["GET", "POST", "PATCH", "DELETE", "PUT"]
+    methods = ["GET", "POST", "PATCH", "DELETE", "PUT", "OPTIONS"]
     routes = [
         Route("/oauth/token", api.token, methods=["POST"]),
         Route("/oauth/revoke", api.revoke, methods=["POST"]),
         Route("/.well-known/jwks.json", api.jwks, methods=["GET"]),
         Route("/health", api.health, methods=["GET"]),
         Route("/api/{path:path}", api.api, methods=methods),
+        Route(async_completion.PATH, async_completion.endpoint(api), methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.api = api

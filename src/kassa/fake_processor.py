@@ -41,6 +41,11 @@ Accepted for asynchronous completion (HTTP 202)::
     {"success": true, "data": {"action_id": "act_...", "transaction_token": "ft_...",
                                "amount_cents": 1000}}
 
+A real gateway later reports the outcome to Kassa with
+``POST {kassa}/webhook_callbacks/external_gateways/{gateway id}``, body
+``{"success": true, "data": {"action_id": "act_..."}}`` signed the same way (tests send it
+themselves; see :mod:`kassa.payments.async_completion`).
+
 The amount comes from ``data.meta.amount_cents`` (else the ``total_amount_with_taxes_cents``
 of the first included ``orders``) for ``authorize``, and from ``data.attributes`` field
 ``capture_amount_cents``, ``void_balance_cents`` or ``refund_amount_cents`` otherwise.

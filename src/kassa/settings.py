@@ -64,6 +64,7 @@ class Settings:
             ),
             sales_channel_token_ttl=_int("KASSA_SALES_CHANNEL_TOKEN_TTL", 14400),
             integration_token_ttl=_int("KASSA_INTEGRATION_TOKEN_TTL", 7200),
+            refresh_token_ttl=_int("KASSA_REFRESH_TOKEN_TTL", 14 * 24 * 3600),
             callout_timeout=_float("KASSA_CALLOUT_TIMEOUT", 10.0),
             circuit_threshold=_int("KASSA_CIRCUIT_THRESHOLD", 30),
             rate_limit=_bool("KASSA_RATE_LIMIT", False),

@@ -83,6 +83,7 @@ export function createKassaFetch({ baseUrl, domain, realFetch = globalThis.fetch
 	if (!domain) throw new Error('createKassaFetch: domain is required')
 	const nativeFetch = realFetch
 	const exchanges = []
+	let total = 0
 
 	async function kassaFetch(input, init = {}) {
 		const isRequest = typeof Request !== 'undefined' && input instanceof Request
@@ -109,6 +110,7 @@ export function createKassaFetch({ baseUrl, domain, realFetch = globalThis.fetch
 			requestBody: typeof body === 'string' ? preview(redactBody(body)) : body == null ? undefined : '<non-text body>',
 		}
 		exchanges.push(exchange)
+		total += 1
 		if (exchanges.length > KEEP_EXCHANGES) exchanges.shift()
 
 		const forwardedInit = { ...init, method, headers, body }
@@ -129,6 +131,10 @@ export function createKassaFetch({ baseUrl, domain, realFetch = globalThis.fetch
 	return {
 		fetch: kassaFetch,
 		exchanges,
+		/** How many requests were routed so far (the kept list is capped). */
+		count() {
+			return total
+		},
 		last() {
 			return exchanges[exchanges.length - 1]
 		},

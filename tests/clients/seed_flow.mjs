@@ -11,7 +11,13 @@
 //   INTEGRATION_CLIENT_ID      integration application credentials
 //   INTEGRATION_CLIENT_SECRET
 //   SALES_CHANNEL_CLIENT_ID    sales channel application (public, no secret)
-//   PROCESSOR_URL              base URL of the fake gateway (…/authorize, /capture, /void, /refund, /token)
+//   PROCESSOR_URL              <reference processor origin>/<account>: the gateway URLs are
+//                              …/authorize, /capture, /void, /refund, /token; the script also
+//                              gives the processor the gateway's shared_secret
+//                              (PUT /_accounts/<account>) so every callout signature is checked
+//
+// After the seed flow it does what a storefront does next with the same clients: a paged
+// list, a related list, a refresh_token grant and a DELETE.
 //
 // `node seed_flow.mjs --self-check` needs no server: it verifies that the transport rewrites
 // the clients' URLs and that SDK clients construct with the configuration used below.
@@ -58,7 +64,7 @@ let transport
 async function step(title, fn) {
 	stepNo += 1
 	const label = `${String(stepNo).padStart(2, '0')} ${title}`
-	const exchangesBefore = transport ? transport.exchanges.length : 0
+	const exchangesBefore = transport ? transport.count() : 0
 	try {
 		const { value, note } = (await fn()) ?? {}
 		console.log(`ok   ${label}${note ? ` — ${note}` : ''}`)
@@ -84,7 +90,7 @@ function reportFailure(err, exchangesBefore) {
 		console.log(`  ${err?.stack || err}`)
 	}
 	const ex = transport?.last()
-	if (!transport || transport.exchanges.length === exchangesBefore) {
+	if (!transport || transport.count() === exchangesBefore) {
 		console.log('  (this step made no HTTP request)')
 	} else {
 		console.log(describeExchange(ex))
@@ -235,7 +241,7 @@ async function main() {
 	})
 
 	const stockLocation = await step('addresses.create + stock_locations.create', async () => {
-		const addr = await cl.addresses.create(address({ company: 'Kassa Warehouse', first_name: undefined, last_name: undefined }))
+		const addr = await cl.addresses.create(address({ business: true, company: 'Kassa Warehouse', first_name: undefined, last_name: undefined }))
 		expect(addr.id, 'address has no id', addr)
 		const r = await cl.stock_locations.create({
 			name: `Kassa warehouse ${run}`,
@@ -257,7 +263,7 @@ async function main() {
 	})
 
 	const merchant = await step('addresses.create + merchants.create', async () => {
-		const addr = await cl.addresses.create(address({ company: 'Kassa Merchant', first_name: undefined, last_name: undefined }))
+		const addr = await cl.addresses.create(address({ business: true, company: 'Kassa Merchant', first_name: undefined, last_name: undefined }))
 		const r = await cl.merchants.create({ name: `Kassa merchant ${run}`, address: cl.addresses.relationship(addr.id) })
 		expect(r.id, 'merchant has no id', r)
 		return { value: r, note: r.id }
@@ -323,7 +329,23 @@ async function main() {
 			token_url: `${p}/token`,
 		})
 		expect(r.id && r.token_url === `${p}/token`, 'gateway token_url not echoed back', r)
+		expect(typeof r.shared_secret === 'string' && r.shared_secret.length > 0, 'gateway has no shared_secret', r)
 		return { value: r, note: r.id }
+	})
+
+	await step('processor: register the gateway shared_secret (PUT /_accounts/<account>)', async () => {
+		// Test-harness call to the reference processor, not a Commerce Layer client call:
+		// from now on it rejects callouts whose X-CommerceLayer-Signature does not verify.
+		const url = new URL(env.PROCESSOR_URL)
+		const account = url.pathname.replace(/^\/+|\/+$/g, '')
+		expect(account && !account.includes('/'), 'PROCESSOR_URL should be <processor origin>/<account>', env.PROCESSOR_URL)
+		const res = await fetch(`${url.origin}/_accounts/${account}`, {
+			method: 'PUT',
+			headers: { 'Content-Type': 'application/json' },
+			body: JSON.stringify({ shared_secret: gateway.shared_secret }),
+		})
+		expect(res.ok, `processor answered ${res.status}`, await res.text())
+		return { note: account }
 	})
 
 	const paymentMethod = await step('payment_methods.create (external_payments, EUR)', async () => {
@@ -448,6 +470,54 @@ async function main() {
 		expect(r.status === 'placed', 'order status should be placed', { status: r.status, payment_status: r.payment_status })
 		expect(r.payment_status === 'authorized', 'payment_status should be authorized', { status: r.status, payment_status: r.payment_status })
 		return { note: `${r.status}/${r.payment_status} number ${r.number}` }
+	})
+
+	// -- what a storefront does next with the same clients ----------------------------------
+	await step('orders.list (pageSize 1): meta.recordCount / pageCount', async () => {
+		const list = await cc.orders.list({ pageSize: 1, sort: { created_at: 'asc' } })
+		expect(list.length === 1 && [order1.id, order2.id].includes(list[0].id), 'page 1 should hold one of the two orders', list.map((o) => o.id))
+		expect(list.recordCount === 2 && list.pageCount === 2, 'meta should count both orders on two pages', list.meta)
+		expect(list.hasNextPage(), 'hasNextPage() should be true', list.meta)
+		return { note: `recordCount ${list.recordCount}, pageCount ${list.pageCount}` }
+	})
+
+	await step('orders.available_customer_payment_sources(order 2) (related endpoint)', async () => {
+		const list = await cc.orders.available_customer_payment_sources(order2.id)
+		expect(list.some((s) => s.id === walletEntry.id), 'the wallet entry should be listed', list.map((s) => s.id))
+		return { note: list.map((s) => s.id).join(', ') }
+	})
+
+	const refreshed = await step('customer token refresh (refresh_token grant)', async () => {
+		const first = await authenticate('password', {
+			clientId: env.SALES_CHANNEL_CLIENT_ID,
+			username: email,
+			password,
+			scope: `market:code:${market.code}`,
+			domain,
+		})
+		checkAuth(first, 'password')
+		const auth = await authenticate('refresh_token', {
+			clientId: env.SALES_CHANNEL_CLIENT_ID,
+			refreshToken: first.refreshToken,
+			domain,
+		})
+		checkAuth(auth, 'refresh_token')
+		expect(auth.ownerId === customer.id, 'refreshed token should belong to the customer', auth.ownerId)
+		return { value: auth.accessToken, note: `owner ${auth.ownerId}` }
+	})
+
+	await step('orders.retrieve(order 2) with the refreshed token', async () => {
+		const r = await sdkClient(env, refreshed).orders.retrieve(order2.id)
+		expect(r.status === 'placed' && r.payment_status === 'authorized', 'order 2 should be placed/authorized', r)
+		return { note: `${r.status}/${r.payment_status}` }
+	})
+
+	await step('addresses.create + addresses.delete (204)', async () => {
+		const addr = await cc.addresses.create(address({ first_name: 'Spare' }))
+		await cc.addresses.delete(addr.id)
+		const status = transport.last()?.status
+		expect(status === 204, 'DELETE should answer 204', status)
+		return { note: `${addr.id} deleted` }
 	})
 
 	console.log(`# passed: ${stepNo} steps`)

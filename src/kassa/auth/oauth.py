@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import secrets
-import time
-from collections import deque
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,9 +18,15 @@ from starlette.responses import Response
 from kassa.auth.passwords import secret_matches, verify_password
 from kassa.auth.tokens import TokenService
 from kassa.engine.context import Services
+from kassa.engine.ratelimit import Limit, SlidingWindow
 from kassa.ids import now
+from kassa.jsonapi.errors import shown
+from kassa.jsonapi.query import has_nul
 from kassa.store.schema import refresh_tokens
 
+log = logging.getLogger("kassa")
+_NUMBER = re.compile(r"^[0-9]{1,15}$")
+"""A legacy ``market:<number>`` scope."""
 INVALID_CLIENT = (
     "Client authentication failed due to unknown client, no client authentication included, "
     "or unsupported authentication method."
@@ -46,6 +52,10 @@ class OAuthError(Exception):
         return Response(orjson.dumps(body), self.status, media_type="application/json")
 
 
+def _server_error() -> OAuthError:
+    return OAuthError(500, "INTERNAL_SERVER_ERROR", "server_error", "Something went wrong.")
+
+
 def _invalid_client() -> OAuthError:
     return OAuthError(401, "UNAUTHORIZED", "invalid_client", INVALID_CLIENT)
 
@@ -66,7 +76,12 @@ async def read_params(request: Request) -> dict[str, Any]:
     raw = await request.body()
     ctype = request.headers.get("content-type", "")
     if "application/x-www-form-urlencoded" in ctype:
-        return dict(parse_qsl(raw.decode("utf-8", "replace")))
+        form = dict(parse_qsl(raw.decode("utf-8", "replace")))
+        if has_nul(form):
+            raise OAuthError(
+                400, "BAD_REQUEST", "invalid_request", "The body contains a NUL character."
+            )
+        return form
     try:
         data = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
@@ -75,32 +90,18 @@ async def read_params(request: Request) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise OAuthError(400, "BAD_REQUEST", "invalid_request", "The body must be an object.")
+    if has_nul(data):
+        raise OAuthError(
+            400, "BAD_REQUEST", "invalid_request", "The body contains a NUL character."
+        )
     return data
-
-
-class RateLimiter:
-    """Sliding window per client IP, per process."""
-
-    def __init__(self, limit: int, window: float = 60.0):
-        self.limit, self.window = limit, window
-        self.hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str) -> bool:
-        stamp = time.monotonic()
-        q = self.hits.setdefault(key, deque())
-        while q and q[0] <= stamp - self.window:
-            q.popleft()
-        if len(q) >= self.limit:
-            return False
-        q.append(stamp)
-        return True
 
 
 class OAuth:
     def __init__(self, services: Services, tokens: TokenService):
         self.services = services
         self.tokens = tokens
-        self.limiter = RateLimiter(services.settings.token_rate_limit)
+        self.limiter = SlidingWindow(Limit(services.settings.token_rate_limit, 60))
 
     @property
     def tables(self) -> dict[str, sa.Table]:
@@ -110,7 +111,9 @@ class OAuth:
     async def token(self, request: Request) -> Response:
         settings = self.services.settings
         client = request.client.host if request.client else "?"
-        if settings.rate_limit and not self.limiter.allow(client):
+        limited = settings.rate_limit and not self.limiter.allow(client)
+        headers = self.limiter.headers(client) if settings.rate_limit else {}
+        if limited:
             body = {
                 "errors": [
                     {
@@ -121,19 +124,24 @@ class OAuth:
                     }
                 ]
             }
-            return Response(orjson.dumps(body), 429, media_type="application/json")
+            return Response(orjson.dumps(body), 429, headers, media_type="application/json")
         try:
             params = await read_params(request)
             body = await self._grant(params)
         except OAuthError as err:
-            return err.response()
-        return Response(orjson.dumps(body), 200, media_type="application/json")
+            response = err.response()
+            response.headers.update(headers)
+            return response
+        except Exception:
+            log.exception("unhandled error on POST /oauth/token")
+            return _server_error().response()
+        return Response(orjson.dumps(body), 200, headers, media_type="application/json")
 
     async def _grant(self, params: dict[str, Any]) -> dict[str, Any]:
         grant = params.get("grant_type")
         if grant not in ("client_credentials", "password", "refresh_token"):
             raise OAuthError(
-                400, "BAD_REQUEST", "unsupported_grant_type", f"{grant!r} is not supported."
+                400, "BAD_REQUEST", "unsupported_grant_type", f"{shown(grant)} is not supported."
             )
         async with self.services.db.engine.connect() as conn:
             app = await self._client(conn, params)
@@ -157,7 +165,10 @@ class OAuth:
                 .one()
             )
             customer = None
-            scope = str(params.get("scope") or "").strip()
+            raw_scope = params.get("scope")
+            if raw_scope is not None and not isinstance(raw_scope, str):
+                raise _invalid_scope("scope must be a string.")
+            scope = (raw_scope or "").strip()
             if grant == "refresh_token":
                 customer, scope = await self._use_refresh(conn, app, params)
             elif grant == "password":
@@ -241,16 +252,16 @@ class OAuth:
             if parts[0] != "market" or item == "market:all":
                 if item == "market:all":
                     continue
-                raise _invalid_scope(f"{item} is not a valid scope.")
+                raise _invalid_scope(f"{shown(item)} is not a valid scope.")
             if len(parts) == 3 and parts[1] in ("id", "code"):
                 cond = markets.c.id == parts[2] if parts[1] == "id" else markets.c.code == parts[2]
-            elif len(parts) == 2 and parts[1].isdigit():
+            elif len(parts) == 2 and _NUMBER.match(parts[1]):
                 cond = markets.c.number == int(parts[1])
             else:
-                raise _invalid_scope(f"{item} is not a valid scope.")
+                raise _invalid_scope(f"{shown(item)} is not a valid scope.")
             row = (await conn.execute(sa.select(markets).where(*where, cond))).mappings().first()
             if row is None:
-                raise _invalid_scope(f"{item}: no such market.")
+                raise _invalid_scope(f"{shown(item)}: no such market.")
             found.append(dict(row))
         if len({m["id"] for m in found}) > 1:
             raise _invalid_scope("A token may be scoped to one market only.")
@@ -295,13 +306,13 @@ class OAuth:
         ]
         if len(parts) == 3 and parts[1] in ("id", "code"):
             cond = locations.c.id == parts[2] if parts[1] == "id" else locations.c.code == parts[2]
-        elif len(parts) == 2 and parts[1].isdigit():
+        elif len(parts) == 2 and _NUMBER.match(parts[1]):
             cond = locations.c.number == int(parts[1])
         else:
-            raise _invalid_scope(f"{item} is not a valid scope.")
+            raise _invalid_scope(f"{shown(item)} is not a valid scope.")
         row = (await conn.execute(sa.select(locations.c.id).where(*where, cond))).first()
         if row is None or row[0] not in market["stock_location_ids"]:
-            raise _invalid_scope(f"{item} is not a stock location of the market in scope.")
+            raise _invalid_scope(f"{shown(item)} is not a stock location of the market in scope.")
 
     def _claims(
         self,
@@ -394,6 +405,9 @@ class OAuth:
                 app = await self._client(conn, params)
         except OAuthError as err:
             return err.response()
+        except Exception:
+            log.exception("unhandled error on POST /oauth/revoke")
+            return _server_error().response()
         token = params.get("token")
         if isinstance(token, str) and token:
             async with self.services.db.engine.begin() as conn:

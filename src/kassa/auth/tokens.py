@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import random
 import time
 from typing import Any
@@ -16,6 +17,25 @@ from kassa.jsonapi.errors import invalid_token
 _CACHE_MAX = 10_000
 
 
+_UNSAFE = str.maketrans({ch: f"\\u{ord(ch):04x}" for ch in ">?~\x7f"})
+
+
+class PlainBase64Encoder(json.JSONEncoder):
+    """JSON whose base64url form has no ``-`` or ``_``.
+
+    Only the ASCII bytes ``>``, ``?``, ``~`` and DEL can put those characters into base64url
+    (and only at one of three byte alignments); outside strings JSON never uses them, inside
+    strings they are written as ``\\u`` escapes, which decode to the same text.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["ensure_ascii"] = True
+        super().__init__(**kwargs)
+
+    def encode(self, o: Any) -> str:
+        return super().encode(o).translate(_UNSAFE)
+
+
 def _clean_payload(token: str) -> bool:
     """The TypeScript SDK decodes the payload with plain ``atob``: no ``-`` or ``_`` allowed."""
     payload = token.split(".")[1]
@@ -23,8 +43,6 @@ def _clean_payload(token: str) -> bool:
 
 
 def decode_payload(token: str) -> dict[str, Any]:
-    import json
-
     segment = token.split(".")[1]
     return json.loads(base64.b64decode(segment + "=" * (-len(segment) % 4)))
 
@@ -43,7 +61,11 @@ class TokenService:
         for _ in range(64):
             payload["rand"] = random.random()
             token = jwt.encode(
-                payload, self.key.private_key, algorithm="RS512", headers={"kid": self.key.kid}
+                payload,
+                self.key.private_key,
+                algorithm="RS512",
+                headers={"kid": self.key.kid},
+                json_encoder=PlainBase64Encoder,
             )
             if _clean_payload(token):
                 return token, iat

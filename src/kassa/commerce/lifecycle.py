@@ -11,95 +11,77 @@ from kassa.engine.context import Ctx
 from kassa.ids import now
 from kassa.jsonapi.errors import attr, invalid_transition, not_editable, rel
 from kassa.payments import flows
-from kassa.payments.transactions import order_transactions
 from kassa.resources.base import Changes, Row
 
-
-async def _fresh(ctx: Ctx, order_id: str) -> Row:
-    order = await ctx.get("orders", order_id)
-    assert order is not None
-    return order
+SOURCE = rel("payment_source")
+"""Declines of order triggers point at the payment source (payments-and-wallet §10.2)."""
 
 
 async def approve(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
-    if row["status"] != "placed":
-        raise invalid_transition("_approve")
-    await ctx.update(
+    done = await ctx.update(
         "orders",
         row["id"],
         {"status": "approved", "approved_at": now()},
         ctx.table("orders").c.status == "placed",
     )
+    if not done:
+        raise invalid_transition("_approve")
 
 
 async def approve_and_capture(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
-    async with order_lock(ctx, row["id"]):
-        order = await _fresh(ctx, row["id"])
+    async with order_lock(ctx, row["id"]) as order:
         if order["status"] != "placed" or order.get("payment_status") != "authorized":
             raise invalid_transition("_approve_and_capture")
-        await ctx.update("orders", order["id"], {"status": "approved", "approved_at": now()})
-        await flows.capture_order(ctx, order, attr("_approve_and_capture"))
-        await _capture_started(ctx, order["id"])
-
-
-async def _capture_started(ctx: Ctx, order_id: str) -> None:
-    order = await _fresh(ctx, order_id)
-    if (
-        order.get("payment_status") in ("paid", "partially_paid")
-        and order.get("fulfillment_status") == "unfulfilled"
-    ):
-        await ctx.update("orders", order_id, {"fulfillment_status": "in_progress"})
+        pay = await flows.load(ctx, order)
+        outcome = await flows.capture_order(ctx, pay)
+        # Approved only once the capture went through: a decline (422) or a transport
+        # failure (200) leaves the order placed and authorized (§4.6).
+        approval = {"status": "approved", "approved_at": now()}
+        done = outcome is None or outcome.ok
+        await flows.finish(ctx, pay, outcome, "capture", SOURCE, approval if done else None)
 
 
 async def capture(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
-    async with order_lock(ctx, row["id"]):
-        order = await _fresh(ctx, row["id"])
+    async with order_lock(ctx, row["id"]) as order:
         if order["status"] != "approved" or order.get("payment_status") not in (
             "authorized",
             "partially_paid",
         ):
             raise invalid_transition("_capture")
-        await flows.capture_order(ctx, order, attr("_capture"))
-        await _capture_started(ctx, order["id"])
+        pay = await flows.load(ctx, order)
+        outcome = await flows.capture_order(ctx, pay)
+        await flows.finish(ctx, pay, outcome, "capture", SOURCE)
 
 
 async def cancel(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
-    async with order_lock(ctx, row["id"]):
-        order = await _fresh(ctx, row["id"])
-        txns = await order_transactions(ctx, order["id"])
-        captured = any(t["type"] == "captures" and t.get("succeeded") for t in txns)
-        if order["status"] not in ("pending", "placed", "approved") or captured:
+    async with order_lock(ctx, row["id"]) as order:
+        if order["status"] not in ("pending", "placed", "approved"):
             raise invalid_transition("_cancel")
-        outcome = await flows.void_order(ctx, order, rel("payment_source"))
+        pay = await flows.load(ctx, order)
+        if pay.succeeded("captures"):
+            raise invalid_transition("_cancel")
+        outcome = await flows.void_order(ctx, pay)
         if outcome is not None and not outcome.ok:
+            # Declined (422) or not confirmed (transport failure, pending): not cancelled.
+            await flows.finish(ctx, pay, outcome, "void", SOURCE)
             return
         if order.get("placed_at") is not None:
             await restore_stock(ctx, order)
-        await ctx.update(
-            "orders",
-            order["id"],
-            {"status": "cancelled", "cancelled_at": now()},
-            ctx.table("orders").c.status == order["status"],
-        )
+        values = {"status": "cancelled", "cancelled_at": now()}
+        await flows.finish(ctx, pay, outcome, "void", SOURCE, values)
 
 
 async def refund(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
-    async with order_lock(ctx, row["id"]):
-        order = await _fresh(ctx, row["id"])
+    async with order_lock(ctx, row["id"]) as order:
         if order["status"] != "approved" or order.get("payment_status") not in (
             "paid",
             "partially_refunded",
         ):
             raise invalid_transition("_refund")
-        outcome = await flows.refund_order(ctx, order, attr("_refund"))
-        if outcome is not None and not outcome.ok:
-            return
-        order = await _fresh(ctx, order["id"])
-        if order.get("payment_status") == "refunded":
-            values: dict[str, Any] = {"status": "cancelled", "cancelled_at": now()}
-            if order.get("fulfillment_status") == "in_progress":
-                values["fulfillment_status"] = "unfulfilled"
-            await ctx.update("orders", order["id"], values)
+        pay = await flows.load(ctx, order)
+        outcome = await flows.refund_order(ctx, pay)
+        # A full refund cancels the order (transactions.follow_ups).
+        await flows.finish(ctx, pay, outcome, "refund", SOURCE)
 
 
 async def fulfill(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
@@ -127,13 +109,24 @@ async def unarchive(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
 
 
 async def nullify_payment_source(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+    """Detach the payment source, voiding a succeeded authorization first (§8.4)."""
     if not editable(row):
         raise not_editable(attr("_nullify_payment_source"))
-    await ctx.update(
-        "orders",
-        row["id"],
-        {"payment_source_id": None, "payment_source_type": None, "payment_source_details": None},
-    )
+    async with order_lock(ctx, row["id"]) as order:
+        if not editable(order):
+            raise not_editable(attr("_nullify_payment_source"))
+        values: Row = dict.fromkeys(
+            ("payment_source_id", "payment_source_type", "payment_source_details")
+        )
+        if order.get("payment_status") == "unpaid":
+            await ctx.update("orders", order["id"], values)
+            return
+        pay = await flows.load(ctx, order)
+        outcome = await flows.void_order(ctx, pay)
+        if outcome is not None and not outcome.ok:
+            await flows.finish(ctx, pay, outcome, "void", SOURCE)
+            return
+        await flows.finish(ctx, pay, outcome, "void", SOURCE, values)
 
 
 async def refresh_trigger(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:

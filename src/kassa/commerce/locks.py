@@ -4,6 +4,11 @@ Payment triggers (place, authorize, capture, void, refund, wallet save) take it 
 compare-and-set UPDATE, so across processes and hosts exactly one request works on an
 order's money at a time; the others wait, then see the finished state (and, for the
 idempotent triggers, answer without calling the gateway again).
+
+The lock is taken inside the caller's open transaction, so it becomes visible to others
+together with the first commit of the block (at the latest just before a callout), and
+a block that fails before committing leaves nothing behind. On a normal exit it is
+released in the still-open transaction, which the caller commits with the block's work.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -20,60 +26,144 @@ import sqlalchemy as sa
 from kassa.engine.context import Ctx
 from kassa.ids import new_token, now
 from kassa.jsonapi.errors import ApiError
+from kassa.resources.base import Row
+
+_waiting: dict[str, deque[asyncio.Future[None]]] = {}
+"""Requests of this process waiting for an order's lock, oldest first.
+
+A release wakes the oldest one at once, so in-process hand-offs do not wait for the next
+poll; waiters in other processes (or hosts) still find the lock free by polling.
+"""
+
+
+async def _nap(order_id: str, seconds: float) -> None:
+    """Sleep until woken by a release in this process, or for ``seconds``."""
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    queue = _waiting.setdefault(order_id, deque())
+    queue.append(future)
+    try:
+        await asyncio.wait_for(future, seconds)
+    except TimeoutError:
+        pass
+    finally:
+        if future in queue:
+            queue.remove(future)
+        if not queue and _waiting.get(order_id) is queue:
+            del _waiting[order_id]
+
+
+def _wake(order_id: str) -> None:
+    queue = _waiting.get(order_id)
+    while queue:
+        future = queue.popleft()
+        if not future.done():
+            future.set_result(None)
+            return
+
+
+RELEASED: Row = {"lock_token": None, "locked_until": None}
+"""Order values that release the lock within the block's last UPDATE of the order.
+
+Only for an UPDATE after which the block neither commits nor calls out; the block's exit
+then skips its own release statement.
+"""
 
 
 def _lock_seconds(ctx: Ctx) -> float:
     return ctx.settings.callout_timeout * 3 + 10
 
 
-async def acquire(ctx: Ctx, order_id: str) -> str:
+def _take(ctx: Ctx, order_id: str, token: str) -> sa.Update:
+    """Set our token unless somebody else holds an unexpired lock; returns the fresh row."""
     table = ctx.table("orders")
-    token = new_token(8)
-    hold = _lock_seconds(ctx)
-    deadline = time.monotonic() + hold
+    stamp = now()
+    return (
+        table.update()
+        .where(
+            table.c.id == order_id,
+            *ctx.scoped("orders"),
+            sa.or_(
+                table.c.lock_token.is_(None),
+                table.c.lock_token == token,
+                table.c.locked_until < stamp,
+            ),
+        )
+        .values(lock_token=token, locked_until=stamp + timedelta(seconds=_lock_seconds(ctx)))
+        .returning(*table.c)
+    )
+
+
+async def _try(ctx: Ctx, order_id: str, token: str) -> Row | None:
+    found = (await ctx.conn.execute(_take(ctx, order_id, token))).mappings().first()
+    return dict(found) if found is not None else None
+
+
+async def _order_exists(ctx: Ctx, order_id: str) -> bool:
+    table = ctx.table("orders")
+    stmt = sa.select(table.c.id).where(table.c.id == order_id, *ctx.scoped("orders"))
+    return (await ctx.conn.execute(stmt)).first() is not None
+
+
+async def _wait(ctx: Ctx, order_id: str, token: str) -> Row:
+    """Poll (each attempt its own short transaction) until the lock is ours."""
+    deadline = time.monotonic() + _lock_seconds(ctx)
     delay = 0.01
     while True:
-        stamp = now()
-        stmt = (
-            table.update()
-            .where(
-                table.c.id == order_id,
-                sa.or_(table.c.lock_token.is_(None), table.c.locked_until < stamp),
-            )
-            .values(lock_token=token, locked_until=stamp + timedelta(seconds=hold))
-        )
-        async with ctx.services.db.engine.begin() as conn:
-            got = (await conn.execute(stmt)).rowcount
-        if got:
-            return token
+        await _nap(order_id, delay + random.random() * delay)
+        delay = min(delay * 1.5, 0.2)
+        await ctx.resume()
+        try:
+            row = await _try(ctx, order_id, token)
+            if row is None and not await _order_exists(ctx, order_id):
+                raise ApiError.of(404, "RECORD_NOT_FOUND")
+        except BaseException:
+            await ctx.rollback()
+            raise
+        if row is not None:
+            return row
+        await ctx.commit()
         if time.monotonic() > deadline:
             raise ApiError.of(
                 423, "LOCKED", "Locked", "Another request is processing this order; retry later."
             )
-        await asyncio.sleep(delay + random.random() * delay)
-        delay = min(delay * 1.5, 0.2)
 
 
-async def release(ctx: Ctx, order_id: str, token: str) -> None:
+async def _release(ctx: Ctx, order_id: str, token: str) -> None:
     table = ctx.table("orders")
-    async with ctx.services.db.engine.begin() as conn:
-        await conn.execute(
-            table.update()
-            .where(table.c.id == order_id, table.c.lock_token == token)
-            .values(lock_token=None, locked_until=None)
-        )
+    await ctx.conn.execute(
+        table.update()
+        .where(table.c.id == order_id, table.c.lock_token == token)
+        .values(lock_token=None, locked_until=None)
+    )
 
 
 @asynccontextmanager
-async def order_lock(ctx: Ctx, order_id: str) -> AsyncIterator[None]:
-    """Hold the order's lock for the block; what the block did is committed before release."""
-    await ctx.pause()
-    token = await acquire(ctx, order_id)
+async def order_lock(ctx: Ctx, order_id: str) -> AsyncIterator[Row]:
+    """Hold the order's lock for the block and yield the order row read under it.
+
+    Must be entered with a transaction open; on exit the same (or a resumed) transaction
+    is open again and carries the release, so the caller's commit publishes both.
+    """
+    token = new_token(8)
+    row = await _try(ctx, order_id, token)
+    if row is None:
+        await ctx.pause()
+        row = await _wait(ctx, order_id, token)
     try:
-        await ctx.resume()
-        yield
-        await ctx.commit()
-    finally:
+        yield row
+    except BaseException:
         await ctx.rollback()
-        await release(ctx, order_id, token)
         await ctx.resume()
+        try:
+            await _release(ctx, order_id, token)
+        finally:
+            await ctx.commit()
+            _wake(order_id)
+        raise
+    if not ctx.in_transaction:
+        await ctx.resume()
+    if row.get("lock_token") == token:
+        await _release(ctx, order_id, token)
+    # The release commits with the caller's transaction, moments from now; a woken waiter's
+    # compare-and-set queues behind that write, so it does not miss it.
+    _wake(order_id)

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 
 from kassa.commerce import stock
 from kassa.engine.context import Ctx
-from kassa.ids import now
+from kassa.ids import new_id, now
 from kassa.jsonapi.errors import Invalid, attr, invalid, rel, validation
 from kassa.resources.base import Row
-from kassa.resources.scopes import t
+from kassa.resources.scopes import market_price_list, t
 
 EDITABLE = frozenset({"draft", "pending", "editing"})
 PURCHASABLE = frozenset({"skus", "bundles", "gift_cards"})
@@ -117,45 +117,78 @@ async def market_price(ctx: Ctx, market_id: str, sku_id: str) -> Row | None:
     return rows[0] if rows else None
 
 
-async def refresh(ctx: Ctx, order_id: str, *, force: bool = False, prices: bool = False) -> Row:
-    """Recompute an editable order: prices (when asked), system line items, totals, status."""
-    order = await ctx.get("orders", order_id)
+async def _reprice(ctx: Ctx, market_id: str, items: list[Row], *, reset: bool) -> None:
+    """Re-read SKU line item prices from the market's price list.
+
+    Prices an integration set on a line item (``custom_price``) are kept unless ``reset``
+    (``_refresh_prices``). A SKU no longer in the price list keeps its last price.
+    """
+    due = [
+        i
+        for i in items
+        if i.get("item_type") == "skus" and i.get("sku_id") and (reset or not i.get("custom_price"))
+    ]
+    if not due:
+        return
+    prices = t("prices")
+    rows = await ctx.select(
+        "prices",
+        prices.c.sku_id.in_(sorted({i["sku_id"] for i in due})),
+        prices.c.price_list_id.in_(market_price_list(market_id)),
+    )
+    by_sku = {r["sku_id"]: r for r in rows}
+    for item in due:
+        price = by_sku.get(item["sku_id"])
+        if price is None:
+            continue
+        unit = int(price["amount_cents"])
+        values = {
+            "unit_amount_cents": unit,
+            "compare_at_amount_cents": price.get("compare_at_amount_cents"),
+            "total_amount_cents": unit * int(item.get("quantity") or 0)
+            + int(item.get("options_amount_cents") or 0),
+            "custom_price": False if item.get("custom_price") else item.get("custom_price"),
+        }
+        changed = {k: v for k, v in values.items() if item.get(k) != v}
+        if changed:
+            await ctx.update("line_items", item["id"], changed)
+            item.update(changed)
+
+
+async def refresh(
+    ctx: Ctx, order_id: str, *, force: bool = False, prices: bool = False, order: Row | None = None
+) -> Row:
+    """Recompute an editable order: prices (when asked), system line items, totals, status.
+
+    ``order`` is the order's current row when the caller already holds it. Without
+    ``force`` a refresh that changes nothing writes nothing.
+    """
+    if order is None or order.get("id") != order_id:
+        order = await ctx.get("orders", order_id)
     assert order is not None
+    order = dict(order)
     if not editable(order) or (not force and order.get("autorefresh") is False):
         return order
     items = await line_items(ctx, order_id)
-    if prices and order.get("market_id"):
-        for item in items:
-            if item.get("item_type") == "skus" and item.get("sku_id"):
-                price = await market_price(ctx, order["market_id"], item["sku_id"])
-                if price is not None and price["amount_cents"] != item.get("unit_amount_cents"):
-                    item["unit_amount_cents"] = price["amount_cents"]
-                    item["total_amount_cents"] = price["amount_cents"] * int(item["quantity"])
-                    await ctx.update(
-                        "line_items",
-                        item["id"],
-                        {
-                            "unit_amount_cents": item["unit_amount_cents"],
-                            "total_amount_cents": item["total_amount_cents"],
-                        },
-                    )
+    if order.get("market_id"):
+        await _reprice(ctx, order["market_id"], items, reset=prices)
     items = await _sync_payment_method_item(ctx, order, items)
     from kassa.commerce.shipments import sync_shipments
 
     items, shipments_count = await sync_shipments(ctx, order, items)
     values = compute_totals(order, items)
     values["shipments_count"] = shipments_count
-    values["refreshed_at"] = now()
     if order["status"] == "draft" and order.get("customer_email") and values["skus_count"] > 0:
         values["status"] = "pending"
-    if order.get("shipping_address_id") or order.get("billing_address_id"):
-        address = await ctx.get(
-            "addresses", order.get("shipping_address_id") or order.get("billing_address_id")
-        )
-        if address is not None:
-            values["country_code"] = address.get("country_code")
+    address = await ctx.get(
+        "addresses", order.get("shipping_address_id") or order.get("billing_address_id")
+    )
+    values["country_code"] = address.get("country_code") if address is not None else None
     if not any(i.get("item_type") == "skus" for i in items):
         values["fulfillment_status"] = "unfulfilled"
+    if not force and all(order.get(k) == v for k, v in values.items()):
+        return order  # nothing changed: the order keeps its updated_at
+    values["refreshed_at"] = now()
     await ctx.update("orders", order_id, values)
     order.update(values)
     return order
@@ -185,31 +218,46 @@ async def _sync_payment_method_item(ctx: Ctx, order: Row, items: list[Row]) -> l
         "currency_code": order.get("currency_code"),
     }
     if keep is not None:
-        await ctx.update("line_items", keep["id"], values)
-        keep.update(values)
+        changed = {k: v for k, v in values.items() if keep.get(k) != v}
+        if changed:
+            await ctx.update("line_items", keep["id"], changed)
+            keep.update(changed)
         return [*rest, keep]
     row = await ctx.insert("line_items", values)
     return [*rest, row]
 
 
-async def customer_for_email(ctx: Ctx, email: Any) -> Row:
-    """The customer with this e-mail in this organization and mode, created if missing."""
+async def customer_for_email(ctx: Ctx, email: Any) -> tuple[Row, bool]:
+    """The customer with this e-mail in this organization and mode, created if missing.
+
+    Returns the row and whether this call created it.
+    """
     if not isinstance(email, str) or not _EMAIL.match(email.strip()):
         raise invalid(attr("customer_email"), "is invalid", "invalid")
     email = email.strip().lower()
     customers = t("customers")
     rows = await ctx.select("customers", sa.func.lower(customers.c.email) == email)
     if rows:
-        return rows[0]
+        return rows[0], False
     nested = await ctx.conn.begin_nested()
     try:
-        row = await ctx.insert("customers", {"email": email, "status": "prospect"})
+        cid = new_id()
+        row = await ctx.insert(
+            "customers",
+            {
+                "id": cid,
+                "email": email,
+                "status": "prospect",
+                "shopper_reference": cid,
+                "profile_id": cid,
+            },
+        )
         await nested.commit()
-        return row
+        return row, True
     except sa.exc.IntegrityError:
         await nested.rollback()
         rows = await ctx.select("customers", sa.func.lower(customers.c.email) == email)
-        return rows[0]
+        return rows[0], False
 
 
 async def available_payment_methods(ctx: Ctx, order: Row) -> list[Row]:
@@ -223,40 +271,49 @@ async def available_payment_methods(ctx: Ctx, order: Row) -> list[Row]:
     return await ctx.select("payment_methods", *where)
 
 
-async def place_errors(ctx: Ctx, order: Row) -> list[dict[str, Any]]:
-    """Checks 2–10 of the placing table, all of them, in order."""
+async def place_errors(
+    ctx: Ctx,
+    order: Row,
+    items: list[Row] | None = None,
+    skus: dict[str, Row] | None = None,
+) -> list[dict[str, Any]]:
+    """Checks 2–10 of the placing table, all of them, in order.
+
+    ``items`` (the order's line items) and ``skus`` (their SKUs by id) may be passed by a
+    caller that already loaded them.
+    """
     errors: list[dict[str, Any]] = []
-    items = await line_items(ctx, order["id"])
-    skus = [i for i in items if i.get("item_type") in PURCHASABLE]
-    if not skus:
+    if items is None:
+        items = await line_items(ctx, order["id"])
+    purchasable = [i for i in items if i.get("item_type") in PURCHASABLE]
+    if skus is None:
+        skus = await stock.skus_of(ctx, purchasable)
+    if not purchasable:
         errors.append(validation(rel("line_items"), "can't be blank", "blank"))
     if not order.get("customer_email"):
         errors.append(validation(attr("customer_email"), "can't be blank", "blank"))
     if not order.get("billing_address_id"):
         errors.append(validation(rel("billing_address"), "can't be blank", "blank"))
-    sku_rows: dict[str, Row] = {}
-    for item in skus:
-        if item.get("sku_id"):
-            sku = await ctx.get("skus", item["sku_id"])
-            if sku is not None:
-                sku_rows[item["id"]] = sku
-    needs_shipping = any(not s.get("do_not_ship") for s in sku_rows.values())
-    if needs_shipping and not order.get("shipping_address_id"):
+    ships = any(
+        not skus[i["sku_id"]].get("do_not_ship") for i in purchasable if i.get("sku_id") in skus
+    )
+    if ships and not order.get("shipping_address_id"):
         errors.append(validation(rel("shipping_address"), "can't be blank", "blank"))
-    shipments = await ctx.select("shipments", t("shipments").c.order_id == order["id"])
-    if any(not s.get("shipping_method_id") for s in shipments):
-        errors.append(validation(rel("shipments"), "must have a shipping method", "invalid"))
+    if int(order.get("shipments_count") or 0) > 0:
+        shipments = await ctx.select("shipments", t("shipments").c.order_id == order["id"])
+        if any(not s.get("shipping_method_id") for s in shipments):
+            errors.append(validation(rel("shipments"), "must have a shipping method", "invalid"))
     wanted: dict[str, int] = {}
-    for item in skus:
-        sku = sku_rows.get(item["id"])
+    first: dict[str, Row] = {}
+    for item in purchasable:
+        sku = skus.get(item.get("sku_id") or "")
         if stock.tracked(sku):
             wanted[item["sku_id"]] = wanted.get(item["sku_id"], 0) + int(item["quantity"])
-    for item in skus:
-        sku = sku_rows.get(item["id"])
-        if not stock.tracked(sku) or item["sku_id"] not in wanted:
-            continue
-        have = await stock.available(ctx, order["market_id"], item["sku_id"])
-        if wanted.pop(item["sku_id"]) > have:
+            first.setdefault(item["sku_id"], item)
+    have = await stock.available_many(ctx, order["market_id"], list(wanted))
+    for sku_id, quantity in wanted.items():
+        if quantity > have[sku_id]:
+            item = first[sku_id]
             errors.append(
                 validation(
                     attr("quantity"),

@@ -67,5 +67,31 @@ async def restore(ctx: Ctx, market_id: str, sku_id: str, quantity: int) -> None:
         await ctx.update("stock_items", item_id, {"quantity": stock.c.quantity + quantity})
 
 
+async def skus_of(ctx: Ctx, items: list[Row]) -> dict[str, Row]:
+    """The SKUs of these line items, by id, in one query."""
+    ids = sorted({str(i["sku_id"]) for i in items if i.get("sku_id")})
+    if not ids:
+        return {}
+    return {s["id"]: s for s in await ctx.select("skus", t("skus").c.id.in_(ids))}
+
+
+async def available_many(ctx: Ctx, market_id: str, sku_ids: list[str]) -> dict[str, int]:
+    """What the market's stock locations hold of each SKU, in one query (0 when none)."""
+    if not sku_ids:
+        return {}
+    stock = t("stock_items")
+    stmt = (
+        sa.select(stock.c.sku_id, sa.func.coalesce(sa.func.sum(stock.c.quantity), 0))
+        .where(
+            stock.c.sku_id.in_(sku_ids),
+            stock.c.stock_location_id.in_(market_stock_locations(market_id)),
+            *ctx.tenant(stock),
+        )
+        .group_by(stock.c.sku_id)
+    )
+    found = {str(sku): int(qty) for sku, qty in (await ctx.conn.execute(stmt)).all()}
+    return {sku: found.get(sku, 0) for sku in sku_ids}
+
+
 def tracked(sku: Row | None) -> bool:
     return sku is not None and not sku.get("do_not_track")

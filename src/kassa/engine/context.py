@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.ids import new_id, now
+from kassa.jsonapi.errors import ApiError
 from kassa.resources.base import Registry, Resource, Row
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class Ctx:
         self.principal = principal
         self.base_url = base_url
         self.query = query
+        self.query_error: ApiError | None = None
+        """A malformed query string, reported once the caller's permission is known."""
         self._conn: AsyncConnection | None = None
         self._write = True
         self.after_commit: list[Any] = []

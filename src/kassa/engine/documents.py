@@ -194,7 +194,7 @@ def _readable(ctx: Ctx, type_: str) -> bool:
 
 async def _fetch(ctx: Ctx, type_: str, *where: sa.ColumnElement[bool]) -> list[Row]:
     target = ctx.registry.get(type_)
-    if target is None or not can_read(ctx.principal, target):
+    if target is None or not (can_read(ctx.principal, target) or target.access.via_include):
         return []
     clauses = visible_clauses(ctx.principal, target)
     if clauses is None:
@@ -258,6 +258,9 @@ async def render(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     ser = Serializer(ctx)
     linkage, included = await compound(ctx, res, rows, tree) if tree else ({}, [])
-    data = [ser.obj(res, row, linkage.get((res.type, row["id"]))) for row in rows]
+    data = [
+        ser.obj(ctx.registry[res.row_type(row)], row, linkage.get((res.type, row["id"])))
+        for row in rows
+    ]
     inc = [ser.obj(r, row, linkage.get((r.type, row["id"]))) for r, row in included]
     return data, inc

@@ -7,6 +7,8 @@ Attributes may be joined with ``_or_`` and may walk relationships
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,10 +16,32 @@ import orjson
 import sqlalchemy as sa
 
 from kassa.ids import parse_iso
-from kassa.jsonapi.errors import bad_request
+from kassa.jsonapi.errors import bad_request, shown
+from kassa.jsonapi.query import has_nul
 from kassa.resources.base import Registry, Resource
 
 Clause = sa.ColumnElement[bool]
+MAX_BIGINT = 2**63 - 1
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,19}$")
+_JSON_PREDICATES = frozenset({"jcont", "null", "not_null", "present", "blank"})
+_BOOLEAN_PREDICATES = frozenset(
+    {
+        "eq",
+        "eq_or_null",
+        "not_eq",
+        "not_eq_or_null",
+        "not_eq_all",
+        "in",
+        "not_in",
+        "not_in_or_null",
+        "true",
+        "false",
+        "null",
+        "not_null",
+        "present",
+        "blank",
+    }
+)
 Predicate = Callable[[Any], Clause]
 Resolver = Callable[[Callable[[Any, str], Clause]], Clause]
 
@@ -82,7 +106,7 @@ _PREDICATES = sorted(
 def _invalid(key: str, value: str) -> Exception:
     return bad_request(
         "INVALID_FILTER_VALUE",
-        f"{value!r} is not a valid value for filter[q][{key}].",
+        f"{shown(value)} is not a valid value for filter[q][{key}].",
         title="Invalid filter value",
     )
 
@@ -164,9 +188,17 @@ def _resolve(registry: Registry, res: Resource, name: str, depth: int = 0) -> Re
 def _convert(ftype: str, raw: str, key: str) -> Any:
     try:
         if ftype == "integer":
-            return int(raw)
+            if not _INTEGER.match(raw):
+                raise ValueError(raw)
+            value = int(raw)
+            if not -MAX_BIGINT <= value <= MAX_BIGINT:
+                raise ValueError(raw)
+            return value
         if ftype == "float":
-            return float(raw)
+            number = float(raw)
+            if not math.isfinite(number):
+                raise ValueError(raw)
+            return number
         if ftype == "boolean":
             if raw.lower() in ("true", "1"):
                 return True
@@ -175,13 +207,19 @@ def _convert(ftype: str, raw: str, key: str) -> Any:
             raise ValueError(raw)
         if ftype == "datetime":
             return parse_iso(raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _invalid(key, raw) from None
     return raw
 
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _dangling_escape(pattern: str) -> str:
+    """A LIKE pattern may not end with its escape character: make a trailing one literal."""
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    return pattern + "\\" if trailing % 2 else pattern
 
 
 def _flag(raw: str, key: str) -> bool:
@@ -192,30 +230,44 @@ def _flag(raw: str, key: str) -> bool:
     raise _invalid(key, raw)
 
 
+def _applicable(pred: str, ftype: str) -> bool:
+    """Whether predicate ``pred`` makes sense for an attribute of type ``ftype``."""
+    if ftype in ("object", "array"):
+        return pred in _JSON_PREDICATES and (pred != "jcont" or ftype == "object")
+    if pred in ("jcont", "true", "false"):
+        return pred != "jcont" and ftype == "boolean"
+    if ftype == "boolean":
+        return pred in _BOOLEAN_PREDICATES
+    return True
+
+
 def _predicate(pred: str, raw: str, key: str, is_pg: bool) -> Callable[[Any, str], Clause]:
     """Build ``apply(column, field_type) -> clause`` for one predicate and raw value."""
 
     def one(col: Any, ftype: str, op: str, value: str) -> Clause:
         if op in ("eq", "not_eq", "lt", "lteq", "gt", "gteq"):
             v = _convert(ftype, value, key)
+            # Built lazily: ordering operators refuse boolean operands outright.
             return {
-                "eq": col == v,
-                "not_eq": col != v,
-                "lt": col < v,
-                "lteq": col <= v,
-                "gt": col > v,
-                "gteq": col >= v,
-            }[op]
+                "eq": lambda: col == v,
+                "not_eq": lambda: col != v,
+                "lt": lambda: col < v,
+                "lteq": lambda: col <= v,
+                "gt": lambda: col > v,
+                "gteq": lambda: col >= v,
+            }[op]()
         text = col if ftype == "string" else sa.cast(col, sa.String)
         pattern = {
-            "matches": value,
+            "matches": _dangling_escape(value),
             "start": _like_escape(value) + "%",
             "end": "%" + _like_escape(value),
             "cont": "%" + _like_escape(value) + "%",
         }[op]
-        return text.ilike(pattern, escape="\\" if op != "matches" else None)
+        return text.ilike(pattern, escape="\\")
 
     def apply(col: Any, ftype: str) -> Clause:
+        if not _applicable(pred, ftype):
+            raise _not_allowed(key)
         if pred in ("null", "not_null"):
             wanted = _flag(raw, key) == (pred == "null")
             return col.is_(None) if wanted else col.is_not(None)
@@ -230,7 +282,7 @@ def _predicate(pred: str, raw: str, key: str, is_pg: bool) -> Callable[[Any, str
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 raise _invalid(key, raw) from None
-            if not isinstance(obj, dict):
+            if not isinstance(obj, dict) or has_nul(obj):
                 raise _invalid(key, raw)
             if is_pg:
                 return col.op("@>")(sa.cast(sa.literal(orjson.dumps(obj).decode()), col.type))

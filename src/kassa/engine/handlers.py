@@ -9,7 +9,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 
 from kassa.engine.context import Ctx
-from kassa.engine.documents import include_tree, load_related, render
+from kassa.engine.documents import Serializer, include_tree, load_related, render
 from kassa.engine.filters import compile_filter, compile_sort
 from kassa.engine.policy import allowed, can_read, require, visible_clauses
 from kassa.engine.writes import check_permission, parse_changes, parse_json
@@ -28,7 +28,17 @@ def resource_for(ctx: Ctx, type_: str) -> Resource:
 
 
 def _query(ctx: Ctx) -> Query:
+    if ctx.query_error is not None:
+        raise ctx.query_error
     return ctx.query or Query()
+
+
+def check_query(ctx: Ctx, res: Resource | None) -> None:
+    """Refuse a bad query string (400) before any work, writes above all."""
+    q = _query(ctx)
+    if res is not None:
+        include_tree(ctx, res, q.include)
+    Serializer(ctx)  # checks the sparse fieldsets
 
 
 def list_clauses(ctx: Ctx, res: Resource) -> list[sa.ColumnElement[bool]]:
@@ -106,6 +116,7 @@ async def _list_doc(
 async def list_resources(ctx: Ctx, type_: str) -> Doc:
     res = resource_for(ctx, type_)
     require(ctx.principal, res, "list")
+    check_query(ctx, res)
     async with ctx.step(write=False):
         return await _paginate(ctx, res, f"/api/{type_}", list_clauses(ctx, res))
 
@@ -122,6 +133,7 @@ async def single_doc(ctx: Ctx, res: Resource, row: Row) -> Doc:
 async def retrieve(ctx: Ctx, type_: str, id_: str) -> Doc:
     res = resource_for(ctx, type_)
     require(ctx.principal, res, "retrieve")
+    check_query(ctx, res)
     async with ctx.step(write=False):
         row = await load_visible(ctx, res, id_, "retrieve")
         return await single_doc(ctx, res, row)
@@ -133,6 +145,7 @@ async def related(ctx: Ctx, type_: str, id_: str, rel_name: str) -> Doc:
     wire_rel = res.rels.get(rel_name)
     if wire_rel is None:
         raise ApiError.of(404, "RECORD_NOT_FOUND", "Not found", f"{rel_name} does not exist.")
+    check_query(ctx, None)
     async with ctx.step(write=False):
         parent = await load_visible(ctx, res, id_, "retrieve")
         store = res.stores[rel_name]
@@ -160,8 +173,6 @@ async def related(ctx: Ctx, type_: str, id_: str, rel_name: str) -> Doc:
 
 
 def _mixed_list(ctx: Ctx, items: list[tuple[str, Row]], total: int, path: str) -> Doc:
-    from kassa.engine.documents import Serializer
-
     ser = Serializer(ctx)
     q = _query(ctx)
     pages = math.ceil(total / q.page_size) if total else 0
@@ -194,7 +205,7 @@ async def resolve_relationships(ctx: Ctx, res: Resource, changes: Changes) -> No
         t = sent_type
         for candidate in ctx.registry.aliases.get(sent_type, (sent_type,)):
             target = ctx.registry.get(candidate)
-            if target is None:
+            if target is None or not can_read(ctx.principal, target):
                 continue
             clauses = visible_clauses(ctx.principal, target)
             if clauses is not None:
@@ -234,6 +245,7 @@ def check_required(res: Resource, values: Row, changes: Changes) -> None:
 async def create(ctx: Ctx, type_: str, raw: bytes) -> Doc:
     res = resource_for(ctx, type_)
     require(ctx.principal, res, "create")
+    check_query(ctx, res)
     doc = parse_json(raw)
     check_permission(ctx.principal, res, doc["data"])
     changes = parse_changes(res, doc["data"], create=True, url_id=None)
@@ -267,6 +279,7 @@ async def create(ctx: Ctx, type_: str, raw: bytes) -> Doc:
 async def update(ctx: Ctx, type_: str, id_: str, raw: bytes) -> Doc:
     res = resource_for(ctx, type_)
     require(ctx.principal, res, "update")
+    check_query(ctx, res)
     doc = parse_json(raw)
     check_permission(ctx.principal, res, doc["data"])
     async with ctx.step(write=False):
@@ -321,6 +334,7 @@ async def singleton(ctx: Ctx, type_: str, id_: str) -> Doc:
     res = ctx.registry[type_]
     if not allowed(ctx.principal, res, "retrieve"):
         raise unauthorized()
+    check_query(ctx, res)
     async with ctx.step(write=False):
         row = await ctx.get(type_, id_)
         if row is None:

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 
 from kassa.auth.principal import Principal
 from kassa.ids import parse_iso
-from kassa.jsonapi.errors import ApiError, bad_request, unauthorized
+from kassa.jsonapi.errors import (
+    ApiError,
+    Invalid,
+    bad_request,
+    shown,
+    unauthorized,
+    validation,
+)
+from kassa.jsonapi.query import has_nul
 from kassa.resources.base import Changes, Resource
 from kassa.resources.wire import WireField
 
 _TRUE = (True, "true", 1, "1")
 _FALSE = (False, "false", 0, "0", None)
+MAX_INTEGER = 2**31 - 1
+"""Integer attributes are 32-bit signed, so sums and products of them fit the 64-bit columns."""
+MAX_INDEXED_STRING = 255
+"""Longest value of a string attribute stored in an indexed column."""
+MAX_STRING = 65_535
+_INDEXED: dict[str, frozenset[str]] = {}
+_INTEGER_TEXT = re.compile(r"^-?[0-9]{1,20}$")
 
 
 def parse_json(raw: bytes) -> dict[str, Any]:
@@ -25,7 +43,23 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         raise bad_request(
             "PARAM_MISSING", "The request body must be an object with a data member.", "/data"
         )
+    if has_nul(doc):
+        raise bad_request("INVALID_DATA_FORMAT", "The request body contains a NUL character.")
     return doc
+
+
+def indexed_columns(res: Resource) -> frozenset[str]:
+    """Columns of ``res`` that take part in an index or a unique constraint."""
+    cached = _INDEXED.get(res.type)
+    if cached is None:
+        names: set[str] = set()
+        for index in res.table.indexes:
+            names.update(c.name for c in index.columns)
+        for constraint in res.table.constraints:
+            if isinstance(constraint, sa.UniqueConstraint):
+                names.update(c.name for c in constraint.columns)
+        cached = _INDEXED[res.type] = frozenset(names)
+    return cached
 
 
 def check_permission(principal: Principal, res: Resource, data: dict[str, Any]) -> None:
@@ -46,24 +80,51 @@ def check_permission(principal: Principal, res: Resource, data: dict[str, Any]) 
                 raise unauthorized()
 
 
-def _coerce(f: WireField, value: Any, pointer: str) -> Any:
+def _limit(pointer: str, maximum: int, error: str, title: str) -> Invalid:
+    return Invalid([validation(pointer, title.format(maximum), error, count=maximum)])
+
+
+def _checked_integer(value: int, pointer: str) -> int:
+    if value > MAX_INTEGER:
+        raise _limit(
+            pointer, MAX_INTEGER, "less_than_or_equal_to", "must be less than or equal to {}"
+        )
+    if value < -MAX_INTEGER:
+        raise _limit(
+            pointer,
+            -MAX_INTEGER,
+            "greater_than_or_equal_to",
+            "must be greater than or equal to {}",
+        )
+    return value
+
+
+def _coerce(f: WireField, value: Any, pointer: str, indexed: bool = False) -> Any:
     if value is None:
         return None
     ok = True
     if f.name.startswith("_") and f.type == "boolean":
-        if value in _TRUE:
+        if isinstance(value, bool | int | str) and value in _TRUE:
             return True
-        if value in _FALSE:
+        if isinstance(value, bool | int | str) and value in _FALSE:
             return False
         ok = False
     elif f.type == "string":
         ok = isinstance(value, str)
+        maximum = MAX_INDEXED_STRING if indexed else MAX_STRING
+        if ok and len(value) > maximum:
+            raise _limit(pointer, maximum, "too_long", "is too long (maximum is {} characters)")
     elif f.type == "integer":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        if not ok and isinstance(value, str) and value.lstrip("-").isdigit():
-            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return _checked_integer(value, pointer)
+        if isinstance(value, str) and _INTEGER_TEXT.match(value.strip()):
+            return _checked_integer(int(value), pointer)
+        ok = False
     elif f.type == "float":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok:
+            value = float(value)
+            ok = math.isfinite(value)
     elif f.type == "boolean":
         ok = isinstance(value, bool)
     elif f.type == "object":
@@ -72,13 +133,15 @@ def _coerce(f: WireField, value: Any, pointer: str) -> Any:
         ok = isinstance(value, list)
     elif f.type == "datetime":
         try:
-            return parse_iso(value) if isinstance(value, str) else None
-        except ValueError:
-            ok = False
+            if isinstance(value, str):
+                return parse_iso(value)
+        except (ValueError, OverflowError):
+            pass
+        ok = False
     if not ok:
         raise bad_request(
             "INVALID_FIELD_VALUE",
-            f"{value!r} is not a valid {f.type} for {f.name}.",
+            f"{shown(value)} is not a valid {f.type} for {f.name}.",
             pointer,
             title="Invalid field value",
         )
@@ -92,7 +155,9 @@ def parse_changes(
     if type_ is None:
         raise bad_request("PARAM_MISSING", "data.type is required.", "/data/type")
     if type_ != res.type:
-        raise bad_request("TYPE_MISMATCH", f"{type_} does not match {res.type}.", "/data/type")
+        raise bad_request(
+            "TYPE_MISMATCH", f"{shown(type_)} does not match {res.type}.", "/data/type"
+        )
     if not create:
         if "id" not in data:
             raise bad_request("PARAM_MISSING", "data.id is required.", "/data/id")
@@ -101,10 +166,11 @@ def parse_changes(
                 400,
                 "KEY_NOT_INCLUDED_IN_URL",
                 "Key is not included in URL",
-                f"The key {data['id']} is not included in URL.",
+                f"The key {shown(data['id'])} is not included in URL.",
             )
     changes = Changes()
-    attrs = data.get("attributes") or {}
+    attrs = data.get("attributes")
+    attrs = {} if attrs is None else attrs
     if not isinstance(attrs, dict):
         raise bad_request("INVALID_DATA_FORMAT", "data.attributes must be an object.")
     for name, value in attrs.items():
@@ -117,7 +183,7 @@ def parse_changes(
                 pointer,
                 title="Param not allowed",
             )
-        coerced = _coerce(f, value, pointer)
+        coerced = _coerce(f, value, pointer, name in indexed_columns(res))
         changes.sent_attributes.add(name)
         if name.startswith("_"):
             if coerced is not False and coerced is not None:
@@ -126,7 +192,8 @@ def parse_changes(
             changes.values[name] = coerced
         else:
             changes.inputs[name] = coerced
-    rels = data.get("relationships") or {}
+    rels = data.get("relationships")
+    rels = {} if rels is None else rels
     if not isinstance(rels, dict):
         raise bad_request("INVALID_DATA_FORMAT", "data.relationships must be an object.")
     for name, value in rels.items():
@@ -156,7 +223,9 @@ def parse_changes(
             ):
                 raise bad_request("INVALID_LINKS_OBJECT", f"{name} needs type and id.", pointer)
             if item["type"] not in r.targets:
-                raise bad_request("TYPE_MISMATCH", f"{item['type']} cannot be {name}.", pointer)
+                raise bad_request(
+                    "TYPE_MISMATCH", f"{shown(item['type'])} cannot be {name}.", pointer
+                )
             pairs.append((item["type"], item["id"]))
         changes.relationships[name] = pairs if r.many else pairs[0]
     return changes

@@ -27,6 +27,12 @@ TITLES = {
 }
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A client-sent value for an error detail, cut short so huge input is not echoed back."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def error_object(
     status: int,
     code: str,

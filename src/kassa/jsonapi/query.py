@@ -6,11 +6,24 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kassa.jsonapi.errors import bad_request
+from kassa.jsonapi.errors import bad_request, shown
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 25
+MAX_PAGE_NUMBER = 2**31 - 1
+_DIGITS = re.compile(r"^[0-9]{1,10}$")
 _BRACKETS = re.compile(r"^(\w+)((?:\[[^\[\]]*\])*)$")
+
+
+def has_nul(value: object) -> bool:
+    """Whether a NUL character hides anywhere in a decoded JSON value (PostgreSQL rejects it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 @dataclass
@@ -33,16 +46,13 @@ def _split_key(key: str) -> tuple[str, list[str]] | None:
     return match.group(1), re.findall(r"\[([^\[\]]*)\]", match.group(2))
 
 
-def _positive(name: str, raw: str, maximum: int | None = None) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1 or (maximum is not None and value > maximum):
-        limit = f" between 1 and {maximum}" if maximum else " of at least 1"
+def _positive(name: str, raw: str, maximum: int) -> int:
+    value = int(raw) if _DIGITS.match(raw) else 0
+    if value < 1 or value > maximum:
+        limit = f" between 1 and {maximum}"
         raise bad_request(
             "INVALID_PAGE_VALUE",
-            f"{raw!r} is not a valid value for page[{name}]: use an integer{limit}.",
+            f"{shown(raw)} is not a valid value for page[{name}]: use an integer{limit}.",
             title="Invalid page value",
         )
     return value
@@ -51,6 +61,10 @@ def _positive(name: str, raw: str, maximum: int | None = None) -> int:
 def parse_query(items: Iterable[tuple[str, str]]) -> Query:
     q = Query()
     for key, value in items:
+        if "\x00" in key or "\x00" in value:
+            raise bad_request(
+                "BAD_REQUEST", "The query string contains a NUL character.", title="Bad request"
+            )
         parts = _split_key(key)
         if parts is None:
             q.passthrough.append((key, value))
@@ -74,7 +88,7 @@ def parse_query(items: Iterable[tuple[str, str]]) -> Query:
                     title="Invalid page object",
                 )
             if sub[0] == "number":
-                q.page_number = _positive("number", value)
+                q.page_number = _positive("number", value, MAX_PAGE_NUMBER)
             else:
                 q.page_size = _positive("size", value, MAX_PAGE_SIZE)
         elif name == "filter":

@@ -27,6 +27,8 @@ from kassa.resources.base import Row
 
 log = logging.getLogger("kassa.callouts")
 SIGNATURE_HEADER = "X-CommerceLayer-Signature"
+ACTION_ID_MAX = 128
+"""Longest asynchronous ``action_id`` accepted (the column's width)."""
 DEFAULT_INCLUDES = (
     "order",
     "order.market",
@@ -40,8 +42,16 @@ DEFAULT_INCLUDES = (
 
 
 def sign(secret: str, body: bytes) -> str:
+    """Base64 HMAC-SHA256 of the raw body bytes, keyed with the gateway's shared secret."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
+
+
+def verify(secret: str, body: bytes, signature: str | None) -> bool:
+    """Constant-time check of a signature sent to us (asynchronous completions)."""
+    if not signature or not secret:
+        return False
+    return hmac.compare_digest(sign(secret, body).encode(), signature.strip().encode())
 
 
 @dataclass
@@ -58,35 +68,45 @@ class Outcome:
         return self.kind == "success"
 
 
+def text(value: Any, limit: int = 1000) -> str | None:
+    """A gateway-supplied scalar as a bounded string (objects and lists are ignored)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)[:limit]
+
+
+def _failure(code: str, message: str, status: int | None = None) -> Outcome:
+    return Outcome("failure", error_code=code, message=message, status=status)
+
+
 def classify(status: int, body: bytes) -> Outcome:
+    """Transport failure, pending, success or decline; the first match wins (§4.4)."""
     if not 200 <= status < 300:
-        return Outcome(
-            "failure", error_code=f"HTTP_{status}", message=f"HTTP {status}", status=status
-        )
+        return _failure(f"HTTP_{status}", f"HTTP {status}", status)
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return Outcome(
-            "failure", error_code="INVALID_RESPONSE", message="invalid response", status=status
-        )
+        return _failure("INVALID_RESPONSE", "invalid response", status)
     if not isinstance(doc, dict) or not isinstance(doc.get("success"), bool):
-        return Outcome(
-            "failure", error_code="INVALID_RESPONSE", message="invalid response", status=status
-        )
-    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
-    assert isinstance(data, dict)
+        return _failure("INVALID_RESPONSE", "invalid response", status)
+    raw = doc.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if doc["success"]:
         action_id = data.get("action_id")
         if status == 202 and isinstance(action_id, str) and action_id:
-            return Outcome("pending", data, status=status)
-        return Outcome("success", data, message=data.get("message") or "Accepted", status=status)
+            if len(action_id) > ACTION_ID_MAX:
+                return _failure("INVALID_RESPONSE", "action_id too long", status)
+            return Outcome("pending", data, message="Pending", status=status)
+        return Outcome(
+            "success", data, message=text(data.get("message")) or "Accepted", status=status
+        )
     error = data.get("error") if isinstance(data.get("error"), dict) else doc.get("error")
     error = error if isinstance(error, dict) else {}
     return Outcome(
         "decline",
         data,
-        error_code=str(error.get("code")) if error.get("code") is not None else None,
-        message=str(error.get("message")) if error.get("message") is not None else None,
+        error_code=text(error.get("code"), 255),
+        message=text(error.get("message")),
         status=status,
     )
 
@@ -133,14 +153,13 @@ def _merge(into: IncludeTree, other: IncludeTree) -> None:
         _merge(into.setdefault(key, {}), sub)
 
 
-async def call(ctx: Ctx, gateway: Row, action: str, body: bytes) -> Outcome:
-    """POST ``body`` to the gateway's ``<action>_url``. Call with no transaction open."""
-    assert not ctx.in_transaction, "commit before calling out"
+async def _post(ctx: Ctx, gateway: Row, action: str, body: bytes) -> tuple[Outcome, bool]:
+    """The HTTP exchange alone; also says whether it counts for the breaker."""
     url = gateway.get(f"{action}_url")
     if not url:
-        return Outcome("decline", error_code="MISSING_URL", message=f"{action}_url is blank")
+        return Outcome("decline", error_code="MISSING_URL", message=f"{action}_url is blank"), False
     if gateway.get("circuit_state") == "open":
-        return Outcome("failure", error_code="CIRCUIT_OPEN", message="circuit breaker open")
+        return _failure("CIRCUIT_OPEN", "circuit breaker open"), False
     headers = {
         "Content-Type": "application/json",
         "Accept": "application/json",
@@ -153,28 +172,63 @@ async def call(ctx: Ctx, gateway: Row, action: str, body: bytes) -> Outcome:
         )
         outcome = classify(response.status_code, response.content)
     except httpx.TimeoutException:
-        outcome = Outcome("failure", error_code="TIMEOUT", message="timeout")
-    except httpx.HTTPError as exc:
+        outcome = _failure("TIMEOUT", "timeout")
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         log.info("callout to gateway %s failed: %s", gateway["id"], type(exc).__name__)
-        outcome = Outcome("failure", error_code="CONNECTION_ERROR", message="connection error")
-    await record_breaker(ctx, gateway["id"], failed=outcome.kind == "failure")
+        outcome = _failure("CONNECTION_ERROR", "connection error")
+    return outcome, True
+
+
+async def callout(ctx: Ctx, gateway: Row, action: str, body: bytes) -> Outcome:
+    """Commit, POST ``body`` to the gateway's ``<action>_url``, then continue in a new
+    transaction that also carries the breaker's bookkeeping."""
+    await ctx.pause()
+    outcome, counted = await _post(ctx, gateway, action, body)
+    await ctx.resume()
+    if counted:
+        stmt = _breaker_update(ctx, gateway, failed=outcome.kind == "failure")
+        if stmt is not None:
+            await ctx.conn.execute(stmt)
     return outcome
 
 
-async def record_breaker(ctx: Ctx, gateway_id: str, *, failed: bool) -> None:
-    """Count a failure (opening past the threshold) or reset the count after a good reply."""
+async def call(ctx: Ctx, gateway: Row, action: str, body: bytes) -> Outcome:
+    """POST ``body`` to the gateway's ``<action>_url``. Call with no transaction open."""
+    assert not ctx.in_transaction, "commit before calling out"
+    outcome, counted = await _post(ctx, gateway, action, body)
+    if counted:
+        await record_breaker(ctx, gateway["id"], failed=outcome.kind == "failure")
+    return outcome
+
+
+def _breaker_update(ctx: Ctx, gateway: Row, *, failed: bool) -> sa.Update | None:
+    """Count a failure (opening past the threshold) or reset the count after a good reply.
+
+    Only a closed circuit changes; a good reply on a gateway whose count we just read as 0
+    needs no write at all.
+    """
+    if not failed and not gateway.get("circuit_failure_count"):
+        return None
     table = ctx.registry["external_gateways"].table
-    threshold = ctx.settings.circuit_threshold
-    where = [table.c.id == gateway_id, table.c.circuit_state == "closed"]
+    where = [table.c.id == gateway["id"], table.c.circuit_state == "closed"]
     values: dict[str, Any]
     if failed:
-        count = table.c.circuit_failure_count + 1
+        count = sa.func.coalesce(table.c.circuit_failure_count, 0) + 1
         values = {
             "circuit_failure_count": count,
-            "circuit_state": sa.case((count > threshold, "open"), else_="closed"),
+            "circuit_state": sa.case(
+                (count > ctx.settings.circuit_threshold, "open"), else_="closed"
+            ),
         }
     else:
         where.append(table.c.circuit_failure_count != 0)
         values = {"circuit_failure_count": 0}
+    return table.update().where(*where).values(**values)
+
+
+async def record_breaker(ctx: Ctx, gateway_id: str, *, failed: bool) -> None:
+    """The breaker's bookkeeping in a transaction of its own."""
+    stmt = _breaker_update(ctx, {"id": gateway_id, "circuit_failure_count": 1}, failed=failed)
+    assert stmt is not None
     async with ctx.services.db.engine.begin() as conn:
-        await conn.execute(table.update().where(*where).values(**values))
+        await conn.execute(stmt)

@@ -1,16 +1,21 @@
-"""Money operations on an order: authorize, capture, void and refund through its gateway."""
+"""Money operations on an order: authorize, capture, void and refund through its gateway.
+
+Callers hold the order's lock (:func:`kassa.commerce.locks.order_lock`) and load a
+:class:`Payment` once; each operation records its transaction, and :func:`finish` settles
+the order (balances, ``payment_status``) and turns a decline into the 422 of §10.2.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from kassa.engine.context import Ctx
 from kassa.jsonapi.errors import Invalid, validation
 from kassa.payments import callouts
 from kassa.payments.callouts import Outcome
-from kassa.payments.transactions import recompute_order, record, settle_effects
+from kassa.payments.transactions import order_transactions, record, settle
 from kassa.resources.base import Row
-from kassa.resources.scopes import t
 
 FALLBACK_TITLES = {
     "authorize": "authorization failed",
@@ -21,24 +26,53 @@ FALLBACK_TITLES = {
 KIND = {"authorize": "authorizations", "capture": "captures", "void": "voids", "refund": "refunds"}
 
 
+@dataclass
+class Payment:
+    """An order's payment side, read once under the order's lock."""
+
+    order: Row
+    method: Row | None
+    gateway: Row | None
+    """The external gateway, or ``None`` for manual gateways (no callouts)."""
+    txns: list[Row] = field(default_factory=list)
+    source: Row | None = None
+
+    def find(self, kind: str, txn_id: str) -> Row | None:
+        return next((x for x in self.txns if x["id"] == txn_id and x["type"] == kind), None)
+
+    def succeeded(self, kind: str) -> list[Row]:
+        return [x for x in self.txns if x["type"] == kind and x.get("succeeded")]
+
+
+async def load(ctx: Ctx, order: Row, *, method: Row | None = None, source: bool = False) -> Payment:
+    """The order's payment method, gateway, transactions (and, if asked, payment source)."""
+    if method is None:
+        method = await ctx.get("payment_methods", order.get("payment_method_id"))
+    gateway = None
+    if method is not None and method.get("payment_gateway_type") == "external_gateways":
+        gateway = await ctx.get("external_gateways", method.get("payment_gateway_id"))
+    pay = Payment(order, method, gateway, await order_transactions(ctx, order["id"]))
+    if source and order.get("payment_source_id") and order.get("payment_source_type"):
+        pay.source = await ctx.get(order["payment_source_type"], order["payment_source_id"])
+    return pay
+
+
 def decline_error(action: str, outcome: Outcome, pointer: str) -> Invalid:
     title = outcome.message or FALLBACK_TITLES[action]
     return Invalid([validation(pointer, title, outcome.error_code or "declined")])
 
 
-async def gateway_of(ctx: Ctx, order: Row) -> tuple[Row | None, Row | None]:
-    """(payment method, external gateway or None for manual gateways)."""
-    method = await ctx.get("payment_methods", order.get("payment_method_id"))
-    if method is None:
-        return None, None
-    if method.get("payment_gateway_type") == "external_gateways":
-        return method, await ctx.get("external_gateways", method.get("payment_gateway_id"))
-    return method, None
+async def _gateway_for(ctx: Ctx, pay: Payment, reference: Row | None) -> Row | None:
+    """The gateway that handled ``reference`` (normally the method's current one)."""
+    wanted = (reference or {}).get("gateway_id")
+    if not wanted or (pay.gateway is not None and pay.gateway["id"] == wanted):
+        return pay.gateway
+    return await ctx.get("external_gateways", wanted) or pay.gateway
 
 
 async def run(
     ctx: Ctx,
-    order: Row,
+    pay: Payment,
     action: str,
     target_type: str,
     target: Row,
@@ -49,106 +83,111 @@ async def run(
 ) -> tuple[Outcome, Row]:
     """One transaction callout and its record; no transaction is open during the call.
 
-    Manual gateways (wire transfers) succeed without a callout.
+    Manual gateways (wire transfers) succeed without a callout. The order is not settled
+    here: call :func:`finish` (or :func:`settle`) once the operation is complete.
     """
-    _method, gateway = await gateway_of(ctx, order)
-    source = (
-        await ctx.get(
-            order.get("payment_source_type") or "external_payments", order.get("payment_source_id")
-        )
-        if order.get("payment_source_id")
-        else None
-    )
+    gateway = await _gateway_for(ctx, pay, reference)
     if gateway is None:
         outcome = Outcome("success", {"amount_cents": amount}, message="Accepted")
     else:
         body = await callouts.payload(ctx, target_type, target, gateway, meta)
-        await ctx.pause()
-        outcome = await callouts.call(ctx, gateway, action, body)
-        await ctx.resume()
+        outcome = await callouts.callout(ctx, gateway, action, body)
+    origin = reference if reference is not None else target
+    source_id: str | None = target["id"]
+    source_type: str | None = target_type
+    if action != "authorize":
+        source_id, source_type = origin.get("payment_source_id"), origin.get("payment_source_type")
     txn = await record(
         ctx,
-        order,
+        pay.order,
         KIND[action],
         outcome,
         amount,
-        source=source,
-        source_type=order.get("payment_source_type"),
+        seq=len(pay.txns) + 1,
+        source_id=source_id,
+        source_type=source_type,
         reference=reference,
         gateway_id=gateway["id"] if gateway else None,
     )
-    if outcome.ok:
-        await settle_effects(ctx, KIND[action], txn, reference)
-        if action == "authorize" and source is not None:
-            instrument = outcome.data.get("payment_instrument")
-            if (
-                isinstance(instrument, dict)
-                and order.get("payment_source_type") == "external_payments"
-            ):
-                await ctx.update(
-                    "external_payments", source["id"], {"payment_instrument": instrument}
-                )
-    await recompute_order(ctx, order["id"])
+    pay.txns.append(txn)
+    instrument = outcome.data.get("payment_instrument")
+    if (
+        action == "authorize"
+        and outcome.ok
+        and target_type == "external_payments"
+        and isinstance(instrument, dict)
+    ):
+        await ctx.update("external_payments", target["id"], {"payment_instrument": instrument})
     return outcome, txn
 
 
-async def succeeded(ctx: Ctx, order_id: str, kind: str) -> list[Row]:
-    table = t("transactions")
-    return await ctx.select(kind, table.c.order_id == order_id, table.c.succeeded.is_(True))
+async def finish(
+    ctx: Ctx,
+    pay: Payment,
+    outcome: Outcome | None,
+    action: str,
+    pointer: str,
+    values: Row | None = None,
+) -> Row:
+    """Settle the order; a decline is committed (its record is kept) and raised as a 422."""
+    order = await settle(ctx, pay.order, pay.txns, values)
+    if outcome is not None and outcome.kind == "decline":
+        await ctx.commit()
+        await ctx.resume()
+        raise decline_error(action, outcome, pointer)
+    return order
 
 
-async def capture_order(ctx: Ctx, order: Row, pointer: str) -> Outcome | None:
+async def _each(
+    ctx: Ctx, pay: Payment, action: str, kind: str, balance_key: str, target_type: str
+) -> Outcome | None:
+    """Run ``action`` on every succeeded ``kind`` transaction that still has a balance.
+
+    Stops at the first outcome that is not a success and returns it (else the last one).
+    """
+    last: Outcome | None = None
+    for txn in pay.succeeded(kind):
+        balance = int(txn.get(balance_key) or 0)
+        if balance <= 0:
+            continue
+        outcome, _ = await run(ctx, pay, action, target_type, txn, balance, reference=txn)
+        last = outcome
+        if not outcome.ok:
+            return outcome
+        await settle(ctx, pay.order, pay.txns)
+    return last
+
+
+async def capture_order(ctx: Ctx, pay: Payment) -> Outcome | None:
     """Capture the capture balance of the order's succeeded authorizations."""
-    last: Outcome | None = None
-    for auth in await succeeded(ctx, order["id"], "authorizations"):
-        balance = int(auth.get("capture_balance_cents") or 0)
-        if balance <= 0:
-            continue
-        outcome, _ = await run(
-            ctx, order, "capture", "authorizations", auth, balance, reference=auth
-        )
-        if outcome.kind == "decline":
-            await ctx.commit()
-            await ctx.resume()
-            raise decline_error("capture", outcome, pointer)
-        last = outcome
-        if not outcome.ok:
-            return outcome
-    return last
+    return await _each(
+        ctx, pay, "capture", "authorizations", "capture_balance_cents", "authorizations"
+    )
 
 
-async def void_order(ctx: Ctx, order: Row, pointer: str) -> Outcome | None:
+async def void_order(ctx: Ctx, pay: Payment) -> Outcome | None:
     """Void the succeeded authorizations that still have a void balance."""
-    last: Outcome | None = None
-    for auth in await succeeded(ctx, order["id"], "authorizations"):
-        balance = int(auth.get("void_balance_cents") or 0)
-        if balance <= 0:
-            continue
-        outcome, _ = await run(ctx, order, "void", "authorizations", auth, balance, reference=auth)
-        if outcome.kind == "decline":
-            await ctx.commit()
-            await ctx.resume()
-            raise decline_error("void", outcome, pointer)
-        last = outcome
-        if not outcome.ok:
-            return outcome
-    return last
+    return await _each(ctx, pay, "void", "authorizations", "void_balance_cents", "authorizations")
 
 
-async def refund_order(ctx: Ctx, order: Row, pointer: str) -> Outcome | None:
-    last: Outcome | None = None
-    for capture in await succeeded(ctx, order["id"], "captures"):
-        balance = int(capture.get("refund_balance_cents") or 0)
-        if balance <= 0:
-            continue
-        outcome, _ = await run(
-            ctx, order, "refund", "captures", capture, balance, reference=capture
-        )
-        if outcome.kind == "decline":
-            await ctx.commit()
-            await ctx.resume()
-            raise decline_error("refund", outcome, pointer)
-        last = outcome
-        if not outcome.ok:
-            return outcome
-    return last
+async def refund_order(ctx: Ctx, pay: Payment) -> Outcome | None:
+    """Refund the refund balance of the order's succeeded captures."""
+    return await _each(ctx, pay, "refund", "captures", "refund_balance_cents", "captures")
+
+
+async def complete(
+    ctx: Ctx, pay: Payment, txn: Row, *, success: bool, fields: Row | None = None
+) -> Row:
+    """End a pending (or failed) transaction: asynchronous completion or ``_forward``.
+
+    Only the descriptive fields may change; amount and token are immutable.
+    """
+    values: Row = dict(fields or {})
+    values["pending"] = False
+    if success:
+        values["succeeded"] = True
+        values.setdefault("message", "Accepted")
+        values.update(error_code=None, error_detail=None)
+    await ctx.update(txn["type"], txn["id"], values)
+    txn.update(values)
+    return await settle(ctx, pay.order, pay.txns)

@@ -1,15 +1,24 @@
-"""Transaction records (authorizations, captures, voids, refunds) and ``payment_status``."""
+"""Transaction records (authorizations, captures, voids, refunds) and ``payment_status``.
+
+Balances (``capture_balance_cents``, ``void_balance_cents``, ``refund_balance_cents``) are
+never adjusted incrementally: they are recomputed from the order's succeeded transactions
+whenever one changes, so every path (callout, ``_forward``, an integration flipping
+``succeeded``, an asynchronous completion) ends in the same consistent state.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
-import sqlalchemy as sa
-
 from kassa.engine.context import Ctx
-from kassa.payments.callouts import Outcome
+from kassa.ids import now
+from kassa.payments.callouts import Outcome, text
 from kassa.resources.base import Row
 from kassa.resources.scopes import t
+
+MAX_AMOUNT = 10**15
+"""Larger gateway amounts are ignored (the requested amount is kept)."""
 
 
 async def order_transactions(ctx: Ctx, order_id: str) -> list[Row]:
@@ -37,6 +46,13 @@ def derive_payment_status(order: Row, txns: list[Row]) -> str:
     return "unpaid"
 
 
+def _amount(data: dict[str, Any], requested: int) -> int:
+    got = data.get("amount_cents")
+    if isinstance(got, int) and not isinstance(got, bool) and 0 <= got <= MAX_AMOUNT:
+        return got
+    return requested
+
+
 async def record(
     ctx: Ctx,
     order: Row,
@@ -44,113 +60,137 @@ async def record(
     outcome: Outcome,
     amount: int,
     *,
-    source: Row | None = None,
+    seq: int,
+    source_id: str | None = None,
     source_type: str | None = None,
     reference: Row | None = None,
     gateway_id: str | None = None,
 ) -> Row:
-    """Store one transaction for ``outcome`` (success, decline, failure or pending)."""
-    existing = await ctx.conn.execute(
-        sa.select(sa.func.count())
-        .select_from(t("transactions"))
-        .where(t("transactions").c.order_id == order["id"])
-    )
-    seq = int(existing.scalar_one()) + 1
+    """Store one transaction for ``outcome`` (success, decline, failure or pending).
+
+    ``seq`` is the transaction's position in the order (``<order number>/T/<seq>``).
+    A new transaction has nothing captured, voided or refunded yet: its balances are its
+    amount when it succeeded, else zero (:func:`rebalance` keeps them right afterwards).
+    """
     data = outcome.data or {}
     ok = outcome.kind == "success"
-    got = data.get("amount_cents")
-    final = int(got) if isinstance(got, int) and not isinstance(got, bool) and got >= 0 else amount
+    failed = outcome.kind in ("decline", "failure")
+    metadata = data.get("metadata") if outcome.kind != "failure" else None
     values: dict[str, Any] = {
         "order_id": order["id"],
         "number": f"{order.get('number')}/T/{seq:03d}",
         "currency_code": order.get("currency_code"),
-        "amount_cents": final,
+        "amount_cents": amount if outcome.kind == "failure" else _amount(data, amount),
         "succeeded": ok,
         "pending": outcome.kind == "pending",
         "action_id": data.get("action_id") if outcome.kind == "pending" else None,
         "gateway_id": gateway_id,
         "payment_method_type": source_type,
-        "payment_source_id": source["id"] if source else None,
+        "payment_source_id": source_id,
         "payment_source_type": source_type,
-        "token": data.get("transaction_token") if outcome.kind != "failure" else None,
-        "gateway_transaction_id": data.get("gateway_transaction_id"),
-        "message": outcome.message
-        if outcome.kind != "success"
-        else (data.get("message") or "Accepted"),
-        "error_code": None if ok or outcome.kind == "pending" else outcome.error_code,
-        "error_detail": None if ok or outcome.kind == "pending" else outcome.message,
-        "metadata": data.get("metadata") if isinstance(data.get("metadata"), dict) else {},
+        "token": text(data.get("transaction_token")) if outcome.kind != "failure" else None,
+        "gateway_transaction_id": text(data.get("gateway_transaction_id"))
+        if outcome.kind != "failure"
+        else None,
+        "message": outcome.message,
+        "error_code": outcome.error_code if failed else None,
+        "error_detail": outcome.message if failed else None,
+        "metadata": metadata if isinstance(metadata, dict) else {},
     }
-    for key in ("avs_code", "avs_message", "cvv_code", "cvv_message", "fraud_review"):
-        if kind == "authorizations" and isinstance(data.get(key), str):
-            values[key] = data[key]
-    settled = final if ok else 0
+    if kind == "authorizations" and outcome.kind != "failure":
+        for key in ("avs_code", "avs_message", "cvv_code", "cvv_message", "fraud_review"):
+            values[key] = text(data.get(key))
+    settled = values["amount_cents"] if ok else 0
     if kind == "authorizations":
         values.update(
-            capture_amount_cents=settled,
-            capture_balance_cents=settled,
-            void_balance_cents=settled,
+            capture_amount_cents=settled, capture_balance_cents=settled, void_balance_cents=settled
         )
     elif kind == "captures":
         values.update(refund_amount_cents=settled, refund_balance_cents=settled)
-        if reference is not None:
-            values["reference_authorization_id"] = reference["id"]
-    elif kind == "voids" and reference is not None:
-        values["reference_authorization_id"] = reference["id"]
-    elif kind == "refunds" and reference is not None:
-        values["reference_capture_id"] = reference["id"]
+    if reference is not None:
+        key = "reference_capture_id" if kind == "refunds" else "reference_authorization_id"
+        values[key] = reference["id"]
     return await ctx.insert(kind, values)
 
 
-async def settle_effects(ctx: Ctx, kind: str, txn: Row, reference: Row | None) -> None:
-    """Balances on the referenced transaction once ``txn`` has succeeded."""
-    if reference is None:
-        return
-    amount = int(txn["amount_cents"])
-    table = t("transactions")
-    if kind == "captures":
-        await ctx.update(
-            "authorizations",
-            reference["id"],
-            {
-                "capture_balance_cents": sa.func.max(table.c.capture_balance_cents - amount, 0)
-                if ctx.services.db.is_sqlite
-                else sa.func.greatest(table.c.capture_balance_cents - amount, 0),
-                "void_balance_cents": sa.func.max(table.c.void_balance_cents - amount, 0)
-                if ctx.services.db.is_sqlite
-                else sa.func.greatest(table.c.void_balance_cents - amount, 0),
-                "capture_amount_cents": sa.func.max(table.c.capture_balance_cents - amount, 0)
-                if ctx.services.db.is_sqlite
-                else sa.func.greatest(table.c.capture_balance_cents - amount, 0),
-            },
-        )
-    elif kind == "voids":
-        await ctx.update(
-            "authorizations",
-            reference["id"],
-            {"void_balance_cents": 0, "capture_balance_cents": 0, "capture_amount_cents": 0},
-        )
-    elif kind == "refunds":
-        greatest = sa.func.max if ctx.services.db.is_sqlite else sa.func.greatest
-        await ctx.update(
-            "captures",
-            reference["id"],
-            {
-                "refund_balance_cents": greatest(table.c.refund_balance_cents - amount, 0),
-                "refund_amount_cents": greatest(table.c.refund_balance_cents - amount, 0),
-            },
-        )
+def _balances(txns: list[Row]) -> dict[str, dict[str, int]]:
+    """What every authorization and capture's balances should be now.
+
+    An authorization's capture balance is what is neither captured nor voided (a void ends
+    the authorization), its void balance the same; a capture's refund balance is what is
+    not refunded yet. Transactions that did not succeed have nothing to capture or refund.
+    """
+    used: dict[str, int] = defaultdict(int)
+    for txn in txns:
+        if not txn.get("succeeded"):
+            continue
+        amount = int(txn.get("amount_cents") or 0)
+        if txn["type"] in ("captures", "voids") and txn.get("reference_authorization_id"):
+            used[txn["reference_authorization_id"]] += amount
+        elif txn["type"] == "refunds" and txn.get("reference_capture_id"):
+            used[txn["reference_capture_id"]] += amount
+    out: dict[str, dict[str, int]] = {}
+    for txn in txns:
+        base = int(txn.get("amount_cents") or 0) if txn.get("succeeded") else 0
+        left = max(base - used[txn["id"]], 0)
+        if txn["type"] == "authorizations":
+            out[txn["id"]] = {
+                "capture_balance_cents": left,
+                "capture_amount_cents": left,
+                "void_balance_cents": left,
+            }
+        elif txn["type"] == "captures":
+            out[txn["id"]] = {"refund_balance_cents": left, "refund_amount_cents": left}
+    return out
+
+
+async def rebalance(ctx: Ctx, txns: list[Row]) -> None:
+    """Write the balances that changed (and update the rows in ``txns`` to match)."""
+    by_id = {txn["id"]: txn for txn in txns}
+    for txn_id, wanted in _balances(txns).items():
+        txn = by_id[txn_id]
+        changed = {k: v for k, v in wanted.items() if txn.get(k) != v}
+        if changed:
+            await ctx.update(txn["type"], txn_id, changed)
+            txn.update(changed)
+
+
+def follow_ups(order: Row) -> Row:
+    """Order changes implied by its payment status (orders-and-checkout §12)."""
+    status, paid = order.get("status"), order.get("payment_status")
+    fulfillment = order.get("fulfillment_status")
+    out: Row = {}
+    if status not in ("placed", "approved"):
+        return out
+    if paid in ("paid", "partially_paid") and fulfillment == "unfulfilled":
+        out["fulfillment_status"] = "in_progress"
+    if paid == "refunded":
+        out.update(status="cancelled", cancelled_at=now())
+        if fulfillment == "in_progress":
+            out["fulfillment_status"] = "unfulfilled"
+    return out
+
+
+async def settle(ctx: Ctx, order: Row, txns: list[Row], values: Row | None = None) -> Row:
+    """Rebalance, derive ``payment_status`` and store it with ``values`` in one UPDATE.
+
+    ``order`` is updated in place and returned.
+    """
+    await rebalance(ctx, txns)
+    changes: Row = dict(values or {})
+    merged = {**order, **changes}
+    status = derive_payment_status(merged, txns)
+    if status != order.get("payment_status"):
+        changes.update(payment_status=status, payment_updated_at=now())
+    changes.update(follow_ups({**merged, **changes}))
+    if changes:
+        await ctx.update("orders", order["id"], changes)
+        order.update(changes)
+    return order
 
 
 async def recompute_order(ctx: Ctx, order_id: str) -> Row:
-    from kassa.ids import now
-
+    """Reload an order and its transactions and :func:`settle` them."""
     order = await ctx.get("orders", order_id)
     assert order is not None
-    status = derive_payment_status(order, await order_transactions(ctx, order_id))
-    if status != order.get("payment_status"):
-        await ctx.update(
-            "orders", order_id, {"payment_status": status, "payment_updated_at": now()}
-        )
-        order["payment_status"] = status
-    return order
+    return await settle(ctx, order, await order_transactions(ctx, order_id))

@@ -20,6 +20,7 @@ WALLET_TYPES = frozenset({"external_payments"})
 
 
 def entry_name(source: Row | None, method: Row | None) -> str | None:
+    """The entry's display name (§6.4): masked card, card or issuer type, or method name."""
     instrument = (source or {}).get("payment_instrument") or {}
     if isinstance(instrument, dict):
         digits = instrument.get("card_last_digits")
@@ -34,6 +35,7 @@ def entry_name(source: Row | None, method: Row | None) -> str | None:
 
 
 async def _existing_entry(ctx: Ctx, source: Row) -> Row | None:
+    """The wallet entry already made from this external payment, if any."""
     entries = t("customer_payment_sources")
     rows = await ctx.select(
         "customer_payment_sources",
@@ -43,19 +45,30 @@ async def _existing_entry(ctx: Ctx, source: Row) -> Row | None:
     return rows[0] if rows else None
 
 
+async def _already_saved(ctx: Ctx, order: Row) -> bool:
+    """Every precondition holds and the order's payment source is in the wallet already."""
+    if not order.get("customer_id") or order.get("payment_source_type") not in WALLET_TYPES:
+        return False
+    source = await ctx.get("external_payments", order.get("payment_source_id"))
+    if source is None:
+        return False
+    return bool(source.get("wallet_id") or await _existing_entry(ctx, source))
+
+
 async def save(ctx: Ctx, row: Row, _value: Any, _changes: Changes) -> None:
+    """``_save_payment_source_to_customer_wallet``: one token callout, one entry (§6)."""
     if ctx.principal.guest:
         raise unauthorized()
-    if not row.get("customer_id"):
-        raise blank(rel("customer"))
-    if not row.get("payment_source_id"):
-        raise blank(rel("payment_source"))
-    if row.get("payment_source_type") not in WALLET_TYPES:
-        raise invalid(rel("payment_source"), "is invalid", "invalid")
-    async with order_lock(ctx, row["id"]):
-        order = await ctx.get("orders", row["id"])
-        assert order is not None
-        source = await ctx.get("external_payments", order.get("payment_source_id"))
+    if await _already_saved(ctx, row):
+        return  # the common repeat: no need to queue for the order's lock
+    async with order_lock(ctx, row["id"]) as order:
+        if not order.get("customer_id"):
+            raise blank(rel("customer"))
+        if not order.get("payment_source_id"):
+            raise blank(rel("payment_source"))
+        if order.get("payment_source_type") not in WALLET_TYPES:
+            raise invalid(rel("payment_source"), "is invalid", "invalid")
+        source = await ctx.get("external_payments", order["payment_source_id"])
         if source is None:
             raise blank(rel("payment_source"))
         if source.get("wallet_id") or await _existing_entry(ctx, source):
@@ -71,6 +84,8 @@ async def save(ctx: Ctx, row: Row, _value: Any, _changes: Changes) -> None:
         if gateway is not None and gateway.get("token_url"):
             body = await callouts.payload(ctx, "external_payments", source, gateway)
             await ctx.pause()
+            # The breaker is counted in a transaction of its own: a failure raised below
+            # rolls this request's work back, never the count.
             outcome = await callouts.call(ctx, gateway, "token", body)
             await ctx.resume()
             if outcome.kind == "decline":
@@ -79,18 +94,18 @@ async def save(ctx: Ctx, row: Row, _value: Any, _changes: Changes) -> None:
                     outcome.message or "customer token request declined",
                     outcome.error_code or "declined",
                 )
-            if outcome.kind == "failure":
+            if outcome.kind != "success":
                 raise invalid(
                     attr(SAVE), "customer token request failed", outcome.error_code or "failed"
                 )
             data = outcome.data
-            if isinstance(data.get("customer_token"), str):
+            if isinstance(data.get("customer_token"), str) and data["customer_token"]:
                 customer_token = data["customer_token"]
             if isinstance(data.get("payment_source_token"), str) and data["payment_source_token"]:
                 source_token = data["payment_source_token"]
             if isinstance(data.get("metadata"), dict):
                 metadata = data["metadata"]
-            # The source may have been saved while we were calling out.
+            # Imported by the integration meanwhile? Then that entry stands.
             if await _existing_entry(ctx, source):
                 return
         entry = await ctx.insert(
@@ -111,6 +126,7 @@ async def save(ctx: Ctx, row: Row, _value: Any, _changes: Changes) -> None:
 
 
 async def reuse(ctx: Ctx, row: Row, value: Any, _changes: Changes) -> None:
+    """``_customer_payment_source_id``: a new payment source copying a wallet entry (§7.4)."""
     if ctx.principal.guest:
         raise unauthorized()
     pointer = attr(REUSE)
@@ -120,50 +136,62 @@ async def reuse(ctx: Ctx, row: Row, value: Any, _changes: Changes) -> None:
         raise not_editable(pointer)
     if not row.get("customer_id"):
         raise invalid(pointer, "requires a customer", "invalid")
-    entry = await ctx.get("customer_payment_sources", value.strip())
-    if entry is None or entry.get("customer_id") != row["customer_id"]:
-        raise invalid(pointer, "is invalid", "invalid")
-    available = {m["id"]: m for m in await available_payment_methods(ctx, row)}
-    method_id = entry.get("payment_method_id")
-    if method_id:
-        if method_id not in available:
-            raise invalid(pointer, "payment method not available", "invalid")
-        method = available[method_id]
-    else:
-        fallback = available.get(row.get("payment_method_id") or "")
-        if fallback is None:
-            raise invalid(pointer, "payment method not available", "invalid")
-        method = fallback
+    # Under the order's lock: a concurrent _place cannot authorize the source being replaced.
+    async with order_lock(ctx, row["id"]) as order:
+        if not editable(order):
+            raise not_editable(pointer)
+        if not order.get("customer_id"):
+            raise invalid(pointer, "requires a customer", "invalid")
+        # Locked, so a concurrent deletion of the entry either waits for the copy (and then
+        # empties its wallet link) or wins, and the entry is not found here.
+        entry = await ctx.get("customer_payment_sources", value.strip(), for_update=True)
+        if entry is None or entry.get("customer_id") != order["customer_id"]:
+            raise invalid(pointer, "is invalid", "invalid")
+        method = await _reuse_method(ctx, order, entry, pointer)
+        original = None
+        if entry.get("payment_source_type") == "external_payments":
+            original = await ctx.get("external_payments", entry.get("payment_source_id"))
+        token = entry.get("payment_source_token") or (original or {}).get("payment_source_token")
+        copy = await ctx.insert(
+            "external_payments",
+            {
+                "order_id": order["id"],
+                "payment_source_token": token,
+                "options": (original or {}).get("options") or {},
+                "payment_instrument": (original or {}).get("payment_instrument") or {},
+                "payment_gateway_id": method.get("payment_gateway_id"),
+                "wallet_id": entry["id"],
+            },
+        )
+        await ctx.update(
+            "orders",
+            order["id"],
+            {
+                "payment_method_id": method["id"],
+                "payment_source_id": copy["id"],
+                "payment_source_type": "external_payments",
+                "payment_source_details": source_details(copy),
+            },
+        )
+        await refresh(ctx, order["id"])
+
+
+async def _reuse_method(ctx: Ctx, order: Row, entry: Row, pointer: str) -> Row:
+    """The payment method the order gets from the entry, or 422 when it is not available."""
+    available = {m["id"]: m for m in await available_payment_methods(ctx, order)}
+    method = available.get(entry.get("payment_method_id") or order.get("payment_method_id") or "")
     source_type = entry.get("payment_source_type") or "external_payments"
-    if method.get("payment_source_type") != source_type or source_type not in WALLET_TYPES:
+    if (
+        method is None
+        or source_type not in WALLET_TYPES
+        or method.get("payment_source_type") != source_type
+    ):
         raise invalid(pointer, "payment method not available", "invalid")
-    original = await ctx.get("external_payments", entry.get("payment_source_id"))
-    token = entry.get("payment_source_token") or (original or {}).get("payment_source_token")
-    copy = await ctx.insert(
-        "external_payments",
-        {
-            "order_id": row["id"],
-            "payment_source_token": token,
-            "options": (original or {}).get("options") or {},
-            "payment_instrument": (original or {}).get("payment_instrument") or {},
-            "payment_gateway_id": method.get("payment_gateway_id"),
-            "wallet_id": entry["id"],
-        },
-    )
-    await ctx.update(
-        "orders",
-        row["id"],
-        {
-            "payment_method_id": method["id"],
-            "payment_source_id": copy["id"],
-            "payment_source_type": "external_payments",
-            "payment_source_details": source_details(copy),
-        },
-    )
-    await refresh(ctx, row["id"])
+    return method
 
 
 def source_details(source: Row) -> dict[str, Any]:
+    """``order.payment_source_details`` for an external payment."""
     return {
         "type": "external_payments",
         "payment_instrument": source.get("payment_instrument") or {},
@@ -208,6 +236,7 @@ async def available_entries(ctx: Ctx, orders: list[Row]) -> dict[str, list[tuple
 
 
 async def available_methods(ctx: Ctx, orders: list[Row]) -> dict[str, list[tuple[str, Row]]]:
+    """``available_payment_methods`` for many orders (orders-and-checkout §8): one query."""
     methods_t = t("payment_methods")
     markets = {o.get("market_id") for o in orders if o.get("market_id")}
     methods = await ctx.select(

@@ -65,6 +65,8 @@ class Access:
     """Row filter for lists when it differs from ``scope`` (which governs reads by id)."""
     row_check: RowCheck | None = None
     """Called with the loaded row and the verb for sales-channel callers (may raise)."""
+    via_include: bool = False
+    """Sales channels see rows only through ``include=`` on a parent they may read."""
 
 
 NO_SALES_CHANNEL = Access()

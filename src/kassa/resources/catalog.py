@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from kassa.commerce.numbers import next_number
 from kassa.engine.context import Ctx
 from kassa.ids import new_token
-from kassa.jsonapi.errors import Invalid, attr, invalid, validation
+from kassa.jsonapi.errors import Invalid, attr, invalid, unauthorized, validation
 from kassa.resources import contract, scopes
 from kassa.resources.base import Access, Changes, Resource, Row, TriggerFn, reverse, verbs
 from kassa.resources.common import disable_triggers, resolve_code
@@ -85,9 +87,24 @@ MERCHANTS = Resource(contract.MERCHANTS)
 
 _sku_create, _sku_update = _code_unique("skus")
 
+
+async def _sku_check(ctx: Ctx, row: Row, _verb: str) -> None:
+    """A SKU not sellable in the market in scope is out of the caller's scope: 401."""
+    table = ctx.table("skus")
+    clauses = scopes.skus_scope(ctx.principal, table) or [sa.false()]
+    if not await ctx.select("skus", table.c.id == row["id"], *clauses):
+        raise unauthorized()
+
+
 SKUS = Resource(
     contract.SKUS,
-    access=Access(guest=_READ, customer=_READ, scope=scopes.skus_scope),
+    access=Access(
+        guest=_READ,
+        customer=_READ,
+        scope=scopes.organization_wide,
+        list_scope=scopes.skus_scope,
+        row_check=_sku_check,
+    ),
     defaults={"do_not_ship": False, "do_not_track": False},
     unique=[("code",)],
     not_stored=frozenset({"inventory", "jwt_custom_claim"}),
@@ -164,7 +181,10 @@ async def _stock_update(ctx: Ctx, _row: Row, values: Row, changes: Changes) -> N
 
 STOCK_ITEMS = Resource(
     contract.STOCK_ITEMS,
-    access=Access(guest=_READ, customer=_READ, scope=scopes.stock_items_scope),
+    # Sales channels read single stock items of their market; lists are not theirs.
+    access=Access(
+        guest=verbs("retrieve"), customer=verbs("retrieve"), scope=scopes.stock_items_scope
+    ),
     unique=[("stock_location_id", "sku_id")],
     before_create=_stock_fill,
     before_update=_stock_update,

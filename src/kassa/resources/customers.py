@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from kassa.auth.passwords import hash_password
 from kassa.engine.context import Ctx
 from kassa.ids import new_id
-from kassa.jsonapi.errors import Invalid, attr, invalid, validation
+from kassa.jsonapi.errors import Invalid, attr, invalid, rel, validation
 from kassa.resources import contract, scopes
 from kassa.resources.base import Access, Changes, Resource, Row, reverse, verbs
 
@@ -105,7 +105,14 @@ async def _email_checks(ctx: Ctx, email: Any, own_id: str | None = None) -> str:
     return email
 
 
+def _no_group_from_sales_channels(ctx: Ctx, changes: Changes) -> None:
+    """Customer groups open private markets: only integrations assign them."""
+    if ctx.principal.sales_channel and "customer_group" in changes.relationships:
+        raise invalid(rel("customer_group"), "is invalid", "invalid")
+
+
 async def _customer_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+    _no_group_from_sales_channels(ctx, changes)
     if not values.get("email"):
         raise invalid(attr("email"), "can't be blank", "blank")
     values["email"] = await _email_checks(ctx, values["email"])
@@ -119,6 +126,7 @@ async def _customer_create(ctx: Ctx, values: Row, changes: Changes) -> None:
 
 
 async def _customer_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+    _no_group_from_sales_channels(ctx, changes)
     if "email" in values:
         values["email"] = await _email_checks(ctx, values["email"], row["id"])
     password = changes.inputs.get("password")
@@ -142,7 +150,7 @@ CUSTOMERS = Resource(
     contract.CUSTOMERS,
     access=Access(
         guest=verbs("create"),
-        customer=verbs("retrieve", "update", "delete"),
+        customer=verbs("list", "retrieve", "update", "delete"),
         scope=scopes.self_customer,
     ),
     defaults={"status": "prospect", "has_password": False, "total_orders_count": 0},

@@ -13,11 +13,12 @@ from kassa.commerce.orders import (
     available_payment_methods,
     customer_for_email,
     editable,
+    line_items,
     market_price,
     refresh,
     zero_amounts,
 )
-from kassa.commerce.shipments import available_shipping_methods
+from kassa.commerce.shipments import available_shipping_methods, free_over_base, shipping_cost
 from kassa.engine.context import Ctx
 from kassa.ids import new_token
 from kassa.jsonapi.errors import (
@@ -92,13 +93,17 @@ _CHECKOUT_CUSTOMER = verbs("list", "create", "retrieve", "update")
 # --- orders -------------------------------------------------------------------------------
 
 
-async def _own_addresses(ctx: Ctx, values: Row) -> None:
-    """Addresses on a customer's order belong to that customer from now on."""
+async def _own_addresses(ctx: Ctx, values: Row, keys: set[str] | None = None) -> None:
+    """Addresses on a customer's order belong to that customer from now on.
+
+    ``keys`` limits this to the address columns that changed. Not when a guest links the
+    order to a customer by e-mail: the guest keeps reading the addresses it entered.
+    """
     owner = values.get("customer_id")
-    if not owner:
+    if not owner or ctx.principal.guest:
         return
     for key in ("billing_address_id", "shipping_address_id"):
-        if values.get(key):
+        if values.get(key) and (keys is None or key in keys):
             table = ctx.table("addresses")
             await ctx.update(
                 "addresses",
@@ -106,6 +111,17 @@ async def _own_addresses(ctx: Ctx, values: Row) -> None:
                 {"owner_customer_id": owner},
                 table.c.owner_customer_id.is_(None),
             )
+
+
+async def _check_country_lock(ctx: Ctx, order: Row, address: Row | None = None) -> None:
+    """The shipping address must be in ``shipping_country_code_lock`` when that is set."""
+    lock = order.get("shipping_country_code_lock")
+    if address is None:
+        address = await ctx.get("addresses", order.get("shipping_address_id"))
+    if not lock or address is None:
+        return
+    if str(address.get("country_code") or "").upper() != str(lock).upper():
+        raise invalid(rel("shipping_address"), "country is locked", "invalid", value=lock)
 
 
 async def _check_payment_method(ctx: Ctx, order: Row, method_id: str | None) -> None:
@@ -130,11 +146,13 @@ async def _link_customer(ctx: Ctx, values: Row, changes: Changes) -> None:
         values["guest"] = customer is None
         return
     if values.get("customer_email"):
-        customer = await customer_for_email(ctx, values["customer_email"])
+        customer, created = await customer_for_email(ctx, values["customer_email"])
         values["customer_email"] = customer["email"]
         values["customer_id"] = customer["id"]
         password = changes.inputs.get("customer_password")
-        if password and not customer.get("password_hash"):
+        # Signing up sets the password of a customer this request creates, never of an
+        # existing one: whoever knows an e-mail must not take over that account.
+        if password and created:
             await ctx.update(
                 "customers",
                 customer["id"],
@@ -179,11 +197,12 @@ async def _order_create(ctx: Ctx, values: Row, changes: Changes) -> None:
     if values.get("place_async") is None:
         values["place_async"] = False
     await _check_payment_method(ctx, values, values.get("payment_method_id"))
+    await _check_country_lock(ctx, values)
     await _own_addresses(ctx, values)
 
 
 async def _order_after_create(ctx: Ctx, row: Row) -> None:
-    await refresh(ctx, row["id"])
+    await refresh(ctx, row["id"], order=row)
 
 
 def _pointer(name: str, changes: Changes) -> str:
@@ -194,14 +213,16 @@ async def _order_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> No
     p = ctx.principal
     if p.guest and _CUSTOMER_ONLY & set(changes.triggers):
         raise unauthorized()
-    if p.customer_id:
-        values.pop("customer_email", None)
-        values.pop("customer_id", None)
+    if p.customer_id or (p.guest and row.get("guest") is False):
+        # A customer token binds the order to its owner; a guest token cannot move an
+        # order a customer owns to someone else. Either way the sent customer is ignored.
+        for key in ("customer_email", "customer_id", "guest"):
+            values.pop(key, None)
         changes.related.pop("customer", None)
-        if row.get("customer_id") is None:
-            customer = await ctx.get("customers", p.customer_id)
-            assert customer is not None
-            values.update(customer_id=customer["id"], customer_email=customer["email"], guest=False)
+    if p.customer_id and row.get("customer_id") is None:
+        customer = await ctx.get("customers", p.customer_id)
+        assert customer is not None
+        values.update(customer_id=customer["id"], customer_email=customer["email"], guest=False)
     touched = [k for k in changes.sent_attributes if not k.startswith("_") and k not in _ANY_STATUS]
     touched += [k for k in changes.relationships if not (p.customer_id and k == "customer")]
     if touched and not editable(row):
@@ -224,11 +245,14 @@ async def _order_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> No
             )
     if "payment_source_id" in values and values.get("payment_source_id"):
         values["payment_source_details"] = {"type": values.get("payment_source_type")}
-    await _own_addresses(ctx, merged)
+    if "shipping_address_id" in values or "shipping_country_code_lock" in values:
+        await _check_country_lock(ctx, merged)
+    new_owner = merged.get("customer_id") != row.get("customer_id")
+    await _own_addresses(ctx, merged, None if new_owner else set(values))
 
 
 async def _order_after_update(ctx: Ctx, row: Row) -> None:
-    await refresh(ctx, row["id"])
+    await refresh(ctx, row["id"], order=row)
 
 
 async def _order_delete(ctx: Ctx, row: Row) -> None:
@@ -245,9 +269,12 @@ async def _order_delete(ctx: Ctx, row: Row) -> None:
 
 
 async def _copy_address(ctx: Ctx, source: Row, owner: str | None) -> Row:
+    """A new address equal to ``source``; a guest's copies stay readable by the guest."""
     skip = {"id", "created_at", "updated_at", "organization_id", "mode"}
     values = {k: v for k, v in source.items() if k not in skip}
-    values["owner_customer_id"] = owner or source.get("owner_customer_id")
+    values["owner_customer_id"] = (
+        None if ctx.principal.guest else owner or source.get("owner_customer_id")
+    )
     return await ctx.insert("addresses", values)
 
 
@@ -258,6 +285,8 @@ def _same_as(from_key: str, to_key: str, trigger: str) -> TriggerFn:
         source = await ctx.get("addresses", row.get(from_key))
         if source is None:
             raise blank(attr(trigger))
+        if to_key == "shipping_address_id":
+            await _check_country_lock(ctx, row, source)
         copy = await _copy_address(ctx, source, row.get("customer_id"))
         await ctx.update("orders", row["id"], {to_key: copy["id"]})
         await refresh(ctx, row["id"])
@@ -287,6 +316,8 @@ def _clone(to_key: str, trigger: str) -> TriggerFn:
         if source is None:
             raise invalid(attr(trigger), "is invalid", "invalid")
         check_address(source)
+        if to_key == "shipping_address_id":
+            await _check_country_lock(ctx, row, source)
         copy = await _copy_address(ctx, source, row.get("customer_id"))
         await ctx.update("orders", row["id"], {to_key: copy["id"]})
         await refresh(ctx, row["id"])
@@ -476,7 +507,8 @@ async def _line_item_create(ctx: Ctx, values: Row, changes: Changes) -> None:
     item = changes.related.get("item")
     pointer = attr("sku_code")
     if item is not None:
-        if "item_type" not in values and changes.relationships.get("item", ("",))[0] != "skus":
+        # Only SKUs can be bought; system line items are built by the order itself.
+        if changes.relationships.get("item", ("",))[0] != "skus":
             raise invalid(rel("item"), "is invalid", "invalid")
         sku, pointer = item, rel("item")
     elif sku is not None:
@@ -499,7 +531,7 @@ async def _line_item_create(ctx: Ctx, values: Row, changes: Changes) -> None:
     price = await market_price(ctx, order["market_id"], sku["id"])
     if price is None and values.get("unit_amount_cents") is None:
         raise invalid(pointer, "is invalid", "invalid")
-    if ctx.principal.sales_channel and not await _sellable(ctx, sku["id"]):
+    if not await _sellable(ctx, order["market_id"], sku["id"]):
         raise invalid(pointer, "is invalid", "invalid")
     items = ctx.table("line_items")
     same = await ctx.select(
@@ -525,6 +557,7 @@ async def _line_item_create(ctx: Ctx, values: Row, changes: Changes) -> None:
         return
     await _check_stock(ctx, order, sku, in_cart + quantity)
     unit = values.get("unit_amount_cents")
+    values["custom_price"] = unit is not None
     if unit is None:
         assert price is not None
         unit = price["amount_cents"]
@@ -549,18 +582,19 @@ async def _line_item_create(ctx: Ctx, values: Row, changes: Changes) -> None:
     )
 
 
-async def _sellable(ctx: Ctx, sku_id: str) -> bool:
+async def _sellable(ctx: Ctx, market_id: str, sku_id: str) -> bool:
+    """Priced in the market's price list and stocked there (or not tracked)."""
     skus = ctx.table("skus")
-    clauses = scopes.skus_scope(ctx.principal, skus)
-    assert clauses is not None
-    return bool(await ctx.select("skus", skus.c.id == sku_id, *clauses))
+    return bool(await ctx.select("skus", skus.c.id == sku_id, scopes.sellable_skus(market_id)))
 
 
 async def _line_item_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
     order = await _editable_order(ctx, await ctx.get("orders", row["order_id"]))
-    if "quantity" in values:
-        quantity = _check_quantity(values["quantity"])
-        sku = await ctx.get("skus", row.get("sku_id"))
+    sku = await ctx.get("skus", row.get("sku_id"))
+    if "sku_code" in values and values["sku_code"] != row.get("sku_code"):
+        sku = await _switch_sku(ctx, order, row, values)
+    if "quantity" in values or "sku_id" in values:
+        quantity = _check_quantity(values.get("quantity", row.get("quantity")))
         if sku is not None:
             items = ctx.table("line_items")
             others = await ctx.select(
@@ -574,6 +608,29 @@ async def _line_item_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -
         values["total_amount_cents"] = int(unit) * quantity
     elif "unit_amount_cents" in values:
         values["total_amount_cents"] = int(values["unit_amount_cents"] or 0) * int(row["quantity"])
+    if "unit_amount_cents" in values and "sku_id" not in values:
+        values["custom_price"] = values["unit_amount_cents"] is not None
+
+
+async def _switch_sku(ctx: Ctx, order: Row, row: Row, values: Row) -> Row:
+    """A new ``sku_code`` on a SKU line item: the item becomes that SKU, priced afresh."""
+    code = values["sku_code"]
+    skus = ctx.table("skus")
+    found = await ctx.select("skus", skus.c.code == code) if isinstance(code, str) else []
+    sku = found[0] if found and row.get("item_type") == "skus" else None
+    price = await market_price(ctx, order["market_id"], sku["id"]) if sku else None
+    if sku is None or price is None or not await _sellable(ctx, order["market_id"], sku["id"]):
+        raise invalid(attr("sku_code"), "is invalid", "invalid")
+    values.update(
+        sku_id=sku["id"],
+        item_id=sku["id"],
+        compare_at_amount_cents=price.get("compare_at_amount_cents"),
+    )
+    values["custom_price"] = values.get("unit_amount_cents") is not None
+    values.setdefault("unit_amount_cents", price["amount_cents"])
+    values.setdefault("name", sku.get("name"))
+    values.setdefault("image_url", sku.get("image_url"))
+    return sku
 
 
 async def _refresh_parent(ctx: Ctx, row: Row) -> None:
@@ -602,6 +659,7 @@ LINE_ITEMS = Resource(
     ),
     relationships={"item": fk("item_id", "item_type")},
     defaults={"options_amount_cents": 0, "discount_cents": 0, "tax_amount_cents": 0},
+    extra_columns=[sa.Column("custom_price", sa.Boolean, nullable=True)],
     optional=frozenset({"quantity", "unit_amount_cents"}),
     before_create=_line_item_create,
     after_create=_refresh_parent,
@@ -616,8 +674,16 @@ LINE_ITEMS = Resource(
 # --- shipments and shipping methods -------------------------------------------------------
 
 
+_SHIPMENT_SYSTEM_RELS = ("shipping_category", "inventory_stock_location")
+
+
 async def _shipment_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
     order = await _editable_order(ctx, await ctx.get("orders", row["order_id"]))
+    if ctx.principal.sales_channel:
+        # Sales channels cannot read these resources, so they cannot point at them either.
+        for name in _SHIPMENT_SYSTEM_RELS:
+            if name in changes.relationships:
+                raise invalid(rel(name), "is invalid", "invalid")
     if values.get("shipping_method_id"):
         allowed = await available_shipping_methods(ctx, row, order)
         if values["shipping_method_id"] not in {m["id"] for m in allowed}:
@@ -625,12 +691,23 @@ async def _shipment_update(ctx: Ctx, row: Row, values: Row, changes: Changes) ->
 
 
 async def _shipping_methods_of(ctx: Ctx, shipments: list[Row]) -> dict[str, list[tuple[str, Row]]]:
+    """The methods a shipment may use, each priced for it (``price_amount_for_shipment``)."""
     out: dict[str, list[tuple[str, Row]]] = {}
     for shipment in shipments:
         order = await ctx.get("orders", shipment["order_id"])
         methods = await available_shipping_methods(ctx, shipment, order) if order else []
-        out[shipment["id"]] = [("shipping_methods", m) for m in methods]
+        base = free_over_base(await line_items(ctx, order["id"])) if order else (0, 0)
+        out[shipment["id"]] = [
+            ("shipping_methods", {**m, _FOR_SHIPMENT: shipping_cost(m, *base)}) for m in methods
+        ]
     return out
+
+
+_FOR_SHIPMENT = "__price_for_shipment_cents"
+
+
+def _price_for_shipment(row: Row) -> Any:
+    return row.get(_FOR_SHIPMENT, row.get("price_amount_cents"))
 
 
 async def _shipment_items(ctx: Ctx, shipments: list[Row]) -> dict[str, list[tuple[str, Row]]]:
@@ -665,11 +742,11 @@ SHIPMENTS = Resource(
 SHIPPING_METHODS = Resource(
     contract.SHIPPING_METHODS,
     access=Access(
-        guest=verbs("list", "retrieve"),
-        customer=verbs("list", "retrieve"),
+        guest=verbs("retrieve"),
+        customer=verbs("retrieve"),
         scope=scopes.enabled_in_market,
     ),
-    computed={"price_amount_for_shipment_cents": lambda r: r.get("price_amount_cents")},
+    computed={"price_amount_for_shipment_cents": _price_for_shipment},
     defaults={
         "scheme": "flat",
         "use_subtotal": False,

@@ -310,105 +310,99 @@ async def _txn_after_update(ctx: Ctx, row: Row) -> None:
     await recompute_order(ctx, row["order_id"])
 
 
-def _amount(changes: Changes, key: str, default: int, trigger: str) -> int:
+def _amount(changes: Changes, key: str, balance: int) -> int:
+    """``_capture_amount_cents`` / ``_refund_amount_cents``: 1 … balance (default: balance)."""
     raw = changes.triggers.get(key, changes.inputs.get(key))
     if raw is None:
-        return default
+        return balance
     amount = int(raw)
-    if amount <= 0 or amount > default:
+    if amount <= 0:
+        raise invalid(attr(key), "must be greater than 0", "greater_than", count=0)
+    if amount > balance:
         raise invalid(
             attr(key),
-            f"must be less than or equal to {default}",
+            f"must be less than or equal to {balance}",
             "less_than_or_equal_to",
-            count=default,
+            count=balance,
         )
     return amount
 
 
-async def _txn_capture(ctx: Ctx, row: Row, _v: Any, changes: Changes) -> None:
-    async with order_lock(ctx, row["order_id"]):
-        auth = await ctx.get("authorizations", row["id"])
-        assert auth is not None
-        balance = int(auth.get("capture_balance_cents") or 0)
-        if not auth.get("succeeded") or balance <= 0:
-            raise invalid(
-                attr("_capture"), "cannot be performed in the current status", "invalid_transition"
+def _not_now(trigger: str) -> Exception:
+    return invalid(attr(trigger), "cannot be performed in the current status", "invalid_transition")
+
+
+def _capture_trigger(trigger: str) -> TriggerFn:
+    async def run(ctx: Ctx, row: Row, _v: Any, changes: Changes) -> None:
+        async with order_lock(ctx, row["order_id"]) as order:
+            pay = await flows.load(ctx, order)
+            auth = pay.find("authorizations", row["id"])
+            assert auth is not None
+            balance = int(auth.get("capture_balance_cents") or 0)
+            if not auth.get("succeeded") or balance <= 0:
+                raise _not_now(trigger)
+            amount = _amount(changes, "_capture_amount_cents", balance)
+            target = {**auth, "capture_amount_cents": amount}
+            outcome, _ = await flows.run(
+                ctx, pay, "capture", "authorizations", target, amount, reference=auth
             )
-        amount = _amount(changes, "_capture_amount_cents", balance, "_capture")
-        order = await ctx.get("orders", auth["order_id"])
-        assert order is not None
-        await ctx.update("authorizations", auth["id"], {"capture_amount_cents": amount})
-        auth["capture_amount_cents"] = amount
-        outcome, _ = await flows.run(
-            ctx, order, "capture", "authorizations", auth, amount, reference=auth
-        )
-        if outcome.kind == "decline":
-            await ctx.commit()
-            await ctx.resume()
-            raise flows.decline_error("capture", outcome, attr("_capture"))
+            await flows.finish(ctx, pay, outcome, "capture", attr(trigger))
+
+    return run
 
 
-async def _txn_void(ctx: Ctx, row: Row, _v: Any, changes: Changes) -> None:
-    async with order_lock(ctx, row["order_id"]):
-        auth = await ctx.get("authorizations", row["id"])
-        assert auth is not None
-        balance = int(auth.get("void_balance_cents") or 0)
-        if not auth.get("succeeded") or balance <= 0:
-            raise invalid(
-                attr("_void"), "cannot be performed in the current status", "invalid_transition"
+def _void_trigger(trigger: str) -> TriggerFn:
+    """``_void`` (and ``_cancel``): void what is left of a succeeded authorization."""
+
+    async def run(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+        async with order_lock(ctx, row["order_id"]) as order:
+            pay = await flows.load(ctx, order)
+            auth = pay.find("authorizations", row["id"])
+            assert auth is not None
+            balance = int(auth.get("void_balance_cents") or 0)
+            if not auth.get("succeeded") or balance <= 0:
+                raise _not_now(trigger)
+            outcome, _ = await flows.run(
+                ctx, pay, "void", "authorizations", auth, balance, reference=auth
             )
-        order = await ctx.get("orders", auth["order_id"])
-        assert order is not None
-        outcome, _ = await flows.run(
-            ctx, order, "void", "authorizations", auth, balance, reference=auth
-        )
-        if outcome.kind == "decline":
-            await ctx.commit()
-            await ctx.resume()
-            raise flows.decline_error("void", outcome, attr("_void"))
+            await flows.finish(ctx, pay, outcome, "void", attr(trigger))
+
+    return run
 
 
-async def _txn_refund(ctx: Ctx, row: Row, _v: Any, changes: Changes) -> None:
-    async with order_lock(ctx, row["order_id"]):
-        capture = await ctx.get("captures", row["id"])
-        assert capture is not None
-        balance = int(capture.get("refund_balance_cents") or 0)
-        if not capture.get("succeeded") or balance <= 0:
-            raise invalid(
-                attr("_refund"), "cannot be performed in the current status", "invalid_transition"
+def _refund_trigger(trigger: str) -> TriggerFn:
+    """``_refund`` (+ ``_refund_amount_cents``) and ``_cancel`` (full refund) on a capture."""
+
+    async def run(ctx: Ctx, row: Row, _v: Any, changes: Changes) -> None:
+        async with order_lock(ctx, row["order_id"]) as order:
+            pay = await flows.load(ctx, order)
+            capture = pay.find("captures", row["id"])
+            assert capture is not None
+            balance = int(capture.get("refund_balance_cents") or 0)
+            if not capture.get("succeeded") or balance <= 0:
+                raise _not_now(trigger)
+            amount = balance
+            if trigger == "_refund":
+                amount = _amount(changes, "_refund_amount_cents", balance)
+            target = {**capture, "refund_amount_cents": amount}
+            outcome, _ = await flows.run(
+                ctx, pay, "refund", "captures", target, amount, reference=capture
             )
-        amount = _amount(changes, "_refund_amount_cents", balance, "_refund")
-        order = await ctx.get("orders", capture["order_id"])
-        assert order is not None
-        await ctx.update("captures", capture["id"], {"refund_amount_cents": amount})
-        capture["refund_amount_cents"] = amount
-        outcome, _ = await flows.run(
-            ctx, order, "refund", "captures", capture, amount, reference=capture
-        )
-        if outcome.kind == "decline":
-            await ctx.commit()
-            await ctx.resume()
-            raise flows.decline_error("refund", outcome, attr("_refund"))
-        if outcome.ok:
-            fresh = await ctx.get("orders", order["id"])
-            if (
-                fresh
-                and fresh.get("payment_status") == "refunded"
-                and fresh["status"] == "approved"
-            ):
-                from kassa.ids import now
+            # A full refund cancels a placed or approved order (transactions.follow_ups).
+            await flows.finish(ctx, pay, outcome, "refund", attr(trigger))
 
-                await ctx.update(
-                    "orders", order["id"], {"status": "cancelled", "cancelled_at": now()}
-                )
+    return run
 
 
 def _forward(type_: str) -> TriggerFn:
+    """Force a pending or failed transaction to succeeded and settle the order (§8.1)."""
+
     async def run(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
-        if row.get("succeeded"):
-            return
-        await ctx.update(type_, row["id"], {"succeeded": True, "pending": False})
-        await recompute_order(ctx, row["order_id"])
+        async with order_lock(ctx, row["order_id"]) as order:
+            pay = await flows.load(ctx, order)
+            txn = pay.find(type_, row["id"])
+            if txn is not None and not txn.get("succeeded"):
+                await flows.complete(ctx, pay, txn, success=True)
 
     return run
 
@@ -417,9 +411,14 @@ async def _param(_ctx: Ctx, _row: Row, _v: Any, _c: Changes) -> None:
     """Parameter of another trigger in the same request."""
 
 
+_TXN_ACCESS = Access(via_include=True)
+"""Integration only; sales channels see an order's transactions through ``include=``."""
+
+
 def _txn(wire: Any, triggers: dict[str, TriggerFn], **kwargs: Any) -> Resource:
     return Resource(
         wire,
+        access=_TXN_ACCESS,
         table_name="transactions",
         type_value=wire.type,
         relationships={
@@ -441,13 +440,19 @@ _TXN_COLUMNS: list[sa.Column[Any]] = [
 
 TRANSACTIONS = Resource(
     contract.TRANSACTIONS,
+    access=_TXN_ACCESS,
     relationships={"payment_source": fk("payment_source_id", "payment_source_type")},
     extra_columns=_TXN_COLUMNS,
     indexes=[("order_id",)],
 )
 AUTHORIZATIONS = _txn(
     contract.AUTHORIZATIONS,
-    {"_capture": _txn_capture, "_capture_amount_cents": _param, "_void": _txn_void},
+    {
+        "_capture": _capture_trigger("_capture"),
+        "_capture_amount_cents": _param,
+        "_void": _void_trigger("_void"),
+        "_cancel": _void_trigger("_cancel"),
+    },
     relationships={
         "captures": reverse("captures", "reference_authorization_id"),
         "voids": reverse("voids", "reference_authorization_id"),
@@ -455,7 +460,11 @@ AUTHORIZATIONS = _txn(
 )
 CAPTURES = _txn(
     contract.CAPTURES,
-    {"_refund": _txn_refund, "_refund_amount_cents": _param},
+    {
+        "_refund": _refund_trigger("_refund"),
+        "_refund_amount_cents": _param,
+        "_cancel": _refund_trigger("_cancel"),
+    },
     relationships={"refunds": reverse("refunds", "reference_capture_id")},
 )
 VOIDS = _txn(contract.VOIDS, {})
@@ -465,61 +474,144 @@ REFUNDS = _txn(contract.REFUNDS, {})
 # --- wallet entries -------------------------------------------------------------------------
 
 
-async def _entry_fill(ctx: Ctx, values: Row, changes: Changes, customer_id: str | None) -> None:
-    source = changes.related.get("payment_source")
-    if source is not None:
-        order = await ctx.get("orders", source.get("order_id"))
-        if order is not None and order.get("customer_id") and order["customer_id"] != customer_id:
-            raise invalid(rel("payment_source"), "is invalid", "invalid")
-        if not values.get("payment_source_token"):
-            values["payment_source_token"] = source.get("payment_source_token")
-        method = await ctx.get("payment_methods", (order or {}).get("payment_method_id"))
-        from kassa.payments.wallet import entry_name
-
-        values["name"] = entry_name(source, method)
-    elif "payment_method" in changes.related and changes.related["payment_method"] is not None:
-        values.setdefault("name", changes.related["payment_method"].get("name"))
+_ENTRY_SOURCE_TYPES = tuple(
+    contract.CUSTOMER_PAYMENT_SOURCES.relationships["payment_source"].targets
+)
 
 
-async def _set_default(ctx: Ctx, entry: Row) -> None:
-    """Kassa extension: at most one default entry per customer and payment method."""
-    if not entry.get("default"):
+async def _entry_fill(ctx: Ctx, row: Row | None, values: Row, changes: Changes) -> None:
+    """Name, token and owner checks for an entry written through the API (§7.1)."""
+    from kassa.payments.wallet import WALLET_TYPES, entry_name
+
+    customer_id = values.get("customer_id", (row or {}).get("customer_id"))
+    sent = changes.related.get("payment_source")
+    source = sent
+    # The owner changes: the payment source the entry keeps must be the new owner's too.
+    keeps = row is not None and "payment_source" not in changes.related
+    if keeps and row and "customer_id" in values and row.get("payment_source_type") in WALLET_TYPES:
+        source = await ctx.get(row["payment_source_type"], row.get("payment_source_id"))
+    if source is None:
+        method = changes.related.get("payment_method")
+        if method is not None and not (row or {}).get("name"):
+            values["name"] = method.get("name")
         return
-    await ctx.get("customers", entry["customer_id"], for_update=True)
+    order = await ctx.get("orders", source.get("order_id"))
+    owner = (order or {}).get("customer_id")
+    if customer_id and owner and owner != customer_id:
+        raise invalid(rel("payment_source"), "is invalid", "invalid")
+    if sent is None:
+        return
     table = ctx.table("customer_payment_sources")
-    same_method = (
-        table.c.payment_method_id.is_(None)
-        if entry.get("payment_method_id") is None
-        else table.c.payment_method_id == entry["payment_method_id"]
+    others = [table.c.id != row["id"]] if row is not None else []
+    taken = await ctx.select(
+        "customer_payment_sources",
+        table.c.payment_source_type == values.get("payment_source_type"),
+        table.c.payment_source_id == sent["id"],
+        *others,
     )
-    await ctx.conn.execute(
+    if taken:
+        raise invalid(rel("payment_source"), "has already been taken", "taken")
+    if not values.get("payment_source_token") and not (row or {}).get("payment_source_token"):
+        values["payment_source_token"] = sent.get("payment_source_token")
+    method_row = await ctx.get("payment_methods", (order or {}).get("payment_method_id"))
+    values["name"] = entry_name(sent, method_row)
+
+
+async def _link_wallet(ctx: Ctx, entry_id: str, old: Row | None, values: Row) -> None:
+    """Keep ``external_payments.wallet`` pointing back at the entry made from it."""
+    old_id = (old or {}).get("payment_source_id")
+    new_id = values.get("payment_source_id", old_id)
+    new_type = values.get("payment_source_type", (old or {}).get("payment_source_type"))
+    payments = ctx.table("external_payments")
+    if old_id and old_id != new_id:
+        await ctx.conn.execute(
+            payments.update()
+            .where(*ctx.scoped("external_payments"), payments.c.id == old_id)
+            .where(payments.c.wallet_id == entry_id)
+            .values(wallet_id=None)
+        )
+    if new_id and new_id != old_id and new_type == "external_payments":
+        await ctx.conn.execute(
+            payments.update()
+            .where(*ctx.scoped("external_payments"), payments.c.id == new_id)
+            .where(payments.c.wallet_id.is_(None))
+            .values(wallet_id=entry_id)
+        )
+
+
+async def _claim_default(ctx: Ctx, old: Row | None, values: Row) -> None:
+    """Kassa extension: at most one default entry per customer and payment method.
+
+    Runs before the entry is written, only when it becomes the default of its group (it was
+    not the default, or it moves to another customer or method): the customer row's lock
+    serializes concurrent claims, and the others' flag is cleared under it.
+    """
+    merged = {**(old or {}), **values}
+    if not merged.get("default"):
+        return
+    group = ("customer_id", "payment_method_id")
+    if old is not None and old.get("default") and all(merged[k] == old.get(k) for k in group):
+        return
+    from kassa.ids import now
+
+    table = ctx.table("customer_payment_sources")
+    method = merged.get("payment_method_id")
+    clear = (
         table.update()
         .where(
             *ctx.scoped("customer_payment_sources"),
-            table.c.customer_id == entry["customer_id"],
-            same_method,
-            table.c.id != entry["id"],
+            table.c.customer_id == merged["customer_id"],
+            table.c.payment_method_id.is_(None)
+            if method is None
+            else table.c.payment_method_id == method,
+            table.c.id != (old or {}).get("id", ""),
             table.c.default.is_(True),
         )
-        .values(default=False)
+        .values(default=False, updated_at=now())
     )
+    if ctx.services.db.is_sqlite:  # writers are serialized: nothing to lock
+        await ctx.conn.execute(clear)
+        return
+    try:
+        async with ctx.conn.begin_nested():
+            await ctx.get("customers", merged["customer_id"], for_update=True)
+            await ctx.conn.execute(clear)
+    except sa.exc.DBAPIError as exc:
+        # A claim crossing another one (deadlock, lock timeout): the loser retries.
+        if getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001", "55P03"):
+            raise
+        raise ApiError.of(
+            423, "LOCKED", "Locked", "Another request is changing this wallet; retry later."
+        ) from None
 
 
 async def _entry_create(ctx: Ctx, values: Row, changes: Changes) -> None:
-    await _entry_fill(ctx, values, changes, values.get("customer_id"))
+    """An imported entry (integration only): checks, name, and the default flag."""
+    await _entry_fill(ctx, None, values, changes)
     if values.get("default") is None:
         values["default"] = False
+    if values.get("customer_id"):
+        await _claim_default(ctx, None, values)
+
+
+async def _entry_after_create(ctx: Ctx, row: Row) -> None:
+    """The linked external payment's ``wallet`` points at the new entry."""
+    await _link_wallet(ctx, row["id"], None, row)
 
 
 async def _entry_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
-    await _entry_fill(ctx, values, changes, values.get("customer_id", row.get("customer_id")))
-
-
-async def _entry_after(ctx: Ctx, row: Row) -> None:
-    await _set_default(ctx, row)
+    """Owner or integration: checks, the default flag, and the payment source's back link."""
+    if "default" in values and values["default"] is None:
+        values["default"] = False
+    await _entry_fill(ctx, row, values, changes)
+    await _claim_default(ctx, row, values)
+    await _link_wallet(ctx, row["id"], row, values)
 
 
 async def _entry_delete(ctx: Ctx, row: Row) -> None:
+    """Never calls the gateway; the payment sources stay, with an empty ``wallet``."""
+    # Lock the entry first: a reuse holding it finishes its copy before we unlink copies.
+    await ctx.get("customer_payment_sources", row["id"], for_update=True)
     payments = ctx.table("external_payments")
     await ctx.conn.execute(
         payments.update()
@@ -544,13 +636,23 @@ CUSTOMER_PAYMENT_SOURCES = Resource(
             sortable=True,
         )
     ],
+    extra_relationships=[
+        # The docs' placeholder type "payment_sources" is accepted on the wire and refused
+        # as an invalid linkage (422), like any id that is not a concrete payment source.
+        WireRel(
+            "payment_source",
+            False,
+            (*_ENTRY_SOURCE_TYPES, "payment_sources"),
+            creatable=True,
+            updatable=True,
+        )
+    ],
     relationships={"payment_source": fk("payment_source_id", "payment_source_type")},
     unique=[("payment_source_type", "payment_source_id")],
     indexes=[("customer_id", "created_at")],
     before_create=_entry_create,
-    after_create=_entry_after,
+    after_create=_entry_after_create,
     before_update=_entry_update,
-    after_update=_entry_after,
     before_delete=_entry_delete,
 )
 

@@ -44,6 +44,11 @@ def sellable_skus(market_id: str) -> sa.ColumnElement[bool]:
     return sa.and_(priced, sa.or_(skus.c.do_not_track.is_(True), stocked))
 
 
+def organization_wide(_p: Principal, _table: sa.Table) -> Clauses:
+    """Every row of the organization (a ``row_check`` then decides, e.g. 401 for SKUs)."""
+    return []
+
+
 def skus_scope(p: Principal, _table: sa.Table) -> Clauses:
     return [sellable_skus(p.market_id)] if p.market_id else [sa.false()]
 
@@ -105,7 +110,15 @@ def addresses_scope(p: Principal, table: sa.Table) -> Clauses:
     return [table.c.owner_customer_id.is_(None)]
 
 
+def market_currency(market_id: str) -> sa.Select[tuple[str]]:
+    pl = t("price_lists")
+    return sa.select(pl.c.currency_code).where(pl.c.id.in_(market_price_list(market_id)))
+
+
 def enabled_in_market(p: Principal, table: sa.Table) -> Clauses:
+    """Enabled methods of the market in scope (or of none) in the market's currency."""
     clauses = market_or_global(p, table)
     assert clauses is not None
+    if p.market_id:
+        clauses.append(table.c.currency_code.in_(market_currency(p.market_id)))
     return [*clauses, table.c.disabled_at.is_(None)]
