@@ -30,7 +30,7 @@ def iso(value: datetime | None) -> str | None:
         return value
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_iso(value: str) -> datetime:

@@ -276,11 +276,13 @@ async def place_errors(
     order: Row,
     items: list[Row] | None = None,
     skus: dict[str, Row] | None = None,
+    *,
+    method: Row | None = None,
 ) -> list[dict[str, Any]]:
     """Checks 2–10 of the placing table, all of them, in order.
 
-    ``items`` (the order's line items) and ``skus`` (their SKUs by id) may be passed by a
-    caller that already loaded them.
+    ``items`` (the order's line items), ``skus`` (their SKUs by id) and ``method`` (the
+    order's payment method) may be passed by a caller that already loaded them.
     """
     errors: list[dict[str, Any]] = []
     if items is None:
@@ -324,7 +326,8 @@ async def place_errors(
                 )
             )
     free = int(order.get("total_amount_with_taxes_cents") or 0) == 0
-    method = await ctx.get("payment_methods", order.get("payment_method_id"))
+    if method is None:
+        method = await ctx.get("payment_methods", order.get("payment_method_id"))
     if not free and method is None:
         errors.append(validation(rel("payment_method"), "can't be blank", "blank"))
     if not free and not order.get("payment_source_id"):

@@ -140,13 +140,20 @@ async def place(ctx: Ctx, row: Row, _value: Any, changes: Changes) -> None:
         if order["status"] not in ("draft", "pending"):
             raise invalid_transition("_place")
         if order.get("autorefresh") is False:
-            order = await refresh(ctx, order["id"], force=True)
+            order = await refresh(ctx, order["id"], force=True, order=order)
+        elif order["status"] == "draft":
+            # A draft is refreshed first (it may become pending), as the autorefresh step
+            # of the PATCH: committed, so it stays applied when a check below fails.
+            order = await refresh(ctx, order["id"], order=order)
+            await ctx.commit()
+            await ctx.resume()
         items = await line_items(ctx, order["id"])
         skus = await stock.skus_of(ctx, items)
-        raise_if(await place_errors(ctx, order, items, skus))
+        method = await ctx.get("payment_methods", order.get("payment_method_id"))
+        raise_if(await place_errors(ctx, order, items, skus, method=method))
         await _reserve(ctx, order, items, skus)
         total = int(order.get("total_amount_with_taxes_cents") or 0)
-        pay = await flows.load(ctx, order, source=total > 0)
+        pay = await flows.load(ctx, order, method=method, source=total > 0)
         due = _to_authorize(pay, total)
         if total == 0 or derive_payment_status(order, pay.txns) in _COVERED or due == 0:
             free = await _placed_values(ctx, order, items, skus)
@@ -193,7 +200,7 @@ async def authorize(ctx: Ctx, row: Row, _value: Any, changes: Changes) -> None:
         if not order.get("payment_source_id"):
             raise blank(rel("payment_source"))
         if order.get("autorefresh") is False:
-            order = await refresh(ctx, order["id"], force=True)
+            order = await refresh(ctx, order["id"], force=True, order=order)
         total = int(order.get("total_amount_with_taxes_cents") or 0)
         pay = await flows.load(ctx, order, source=True)
         if pay.source is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from kassa import money
@@ -83,28 +84,36 @@ class Serializer:
 
     def obj(self, res: Resource, row: Row, linkage: dict[str, Any] | None = None) -> dict[str, Any]:
         id_ = row["id"]
-        self_url = f"{self.api}/{res.type}/{id_}" if not res.wire.singleton else None
+        singleton = res.wire.singleton
+        base = f"{self.api}/{res.type.rstrip('s')}" if singleton else f"{self.api}/{res.type}/{id_}"
         wanted = self.sparse.get(res.type)
-        attributes = {
-            name: get(row) for name, get in getters(res) if wanted is None or name in wanted
-        }
-        relationships: dict[str, Any] = {}
-        base = self_url or f"{self.api}/{res.type.rstrip('s')}"
-        for name in res.rels:
-            if wanted is not None and name not in wanted:
-                continue
-            entry: dict[str, Any] = {
-                "links": {
-                    "self": f"{base}/relationships/{name}",
-                    "related": f"{base}/{name}",
-                }
+        if wanted is None:
+            attributes = {name: get(row) for name, get in getters(res)}
+            names: Any = res.rels
+        else:
+            attributes = {name: get(row) for name, get in getters(res) if name in wanted}
+            names = [name for name in res.rels if name in wanted]
+        relationships: Any
+        if wanted is None and not linkage and res.rels:
+            # The common case: only links. Render them from a per-type template once.
+            relationships = _links_fragment(res, base)
+        else:
+            rel_base = base + "/relationships/"
+            related_base = base + "/"
+            relationships = {
+                name: {"links": {"self": rel_base + name, "related": related_base + name}}
+                for name in names
             }
-            if linkage is not None and name in linkage:
-                entry["data"] = linkage[name]
-            relationships[name] = entry
-        out: dict[str, Any] = {"id": id_, "type": res.type}
-        out["links"] = {"self": self_url or f"{self.api}/{res.type.rstrip('s')}"}
-        out["attributes"] = attributes
+            for name, data in (linkage or {}).items():
+                entry = relationships.get(name)
+                if entry is not None:
+                    entry["data"] = data
+        out: dict[str, Any] = {
+            "id": id_,
+            "type": res.type,
+            "links": {"self": base},
+            "attributes": attributes,
+        }
         if relationships:
             out["relationships"] = relationships
         out["meta"] = {
@@ -112,6 +121,23 @@ class Serializer:
             "organization_id": self.ctx.principal.organization_id,
         }
         return out
+
+
+_MARK = "\u0000"
+_TEMPLATES: dict[str, str] = {}
+
+
+def _links_fragment(res: Resource, base: str) -> Any:
+    """The ``relationships`` member with links only, as pre-serialized JSON."""
+    template = _TEMPLATES.get(res.type)
+    if template is None:
+        rels = {
+            name: {"links": {"self": f"{_MARK}/relationships/{name}", "related": f"{_MARK}/{name}"}}
+            for name in res.rels
+        }
+        template = orjson.dumps(rels).decode().replace("\\u0000", _MARK)
+        _TEMPLATES[res.type] = template
+    return orjson.Fragment(template.replace(_MARK, orjson.dumps(base).decode()[1:-1]))
 
 
 # --- includes -----------------------------------------------------------------------------

@@ -277,45 +277,81 @@ async def create(ctx: Ctx, type_: str, raw: bytes) -> Doc:
 
 
 async def update(ctx: Ctx, type_: str, id_: str, raw: bytes) -> Doc:
+    """PATCH: the sent attributes and relationships in one step, then each trigger in its own.
+
+    The visibility check opens the first step (the row is read there, locked on
+    PostgreSQL) and the response is read in the last one. A PATCH that sends only triggers
+    still runs ``before_update`` (it may refuse, or store values such as an owner); when
+    that stores nothing there is no UPDATE and no ``after_update``, nothing to commit, and
+    the first trigger continues the same transaction with the row already read (so a hook
+    that writes on such a PATCH must also set a value, to make its writes a step of their own).
+    """
     res = resource_for(ctx, type_)
     require(ctx.principal, res, "update")
     check_query(ctx, res)
     doc = parse_json(raw)
     check_permission(ctx.principal, res, doc["data"])
-    async with ctx.step(write=False):
-        await load_visible(ctx, res, id_, "update")
-    changes = parse_changes(res, doc["data"], create=False, url_id=id_)
-    async with ctx.step():
-        row = await ctx.get(type_, id_, for_update=True)
-        if row is None:
+    clauses = visible_clauses(ctx.principal, res)
+    if clauses is None:
+        raise unauthorized()
+    table = res.table
+    visible = sa.select(table).where(table.c.id == id_, *ctx.scoped(type_), *clauses)
+    if not ctx.services.db.is_sqlite:
+        visible = visible.with_for_update(of=table)
+    await ctx.begin()
+    try:
+        found = (await ctx.conn.execute(visible)).mappings().first()
+        if found is None:
             raise not_found()
+        row = dict(found)
+        if ctx.principal.sales_channel and res.access.row_check is not None:
+            await res.access.row_check(ctx, row, "update")
+        changes = parse_changes(res, doc["data"], create=False, url_id=id_)
         await resolve_relationships(ctx, res, changes)
         values = dict(changes.values)
         if res.before_update is not None:
             await res.before_update(ctx, row, values, changes)
-        if values:
-            await ctx.update(type_, id_, values)
-        if res.after_update is not None:
-            fresh = await ctx.get(type_, id_)
-            assert fresh is not None
-            await res.after_update(ctx, fresh)
-    unsupported = set(changes.triggers) - set(res.triggers)
-    if unsupported:
-        name = sorted(unsupported)[0]
-        raise Invalid([validation(f"/data/attributes/{name}", "is not supported", "not_supported")])
-    for name, handler in res.triggers.items():
-        if name not in changes.triggers:
-            continue
-        async with ctx.step():
-            fresh = await ctx.get(type_, id_, for_update=True)
-            if fresh is None:
-                raise not_found()
-            await handler(ctx, fresh, changes.triggers[name], changes)
-    async with ctx.step(write=False):
+        # The row read in this transaction and unchanged since: the next trigger's row.
+        held: Row | None = row
+        sent = changes.values or changes.inputs or changes.relationships
+        if values or sent or not changes.triggers:
+            held = None
+            if values:
+                await ctx.update(type_, id_, values)
+            if res.after_update is not None:
+                fresh = await ctx.get(type_, id_)
+                assert fresh is not None
+                await res.after_update(ctx, fresh)
+        unsupported = set(changes.triggers) - set(res.triggers)
+        if unsupported:
+            if held is None:
+                await ctx.commit()  # the update step stays applied
+            name = sorted(unsupported)[0]
+            raise Invalid(
+                [validation(f"/data/attributes/{name}", "is not supported", "not_supported")]
+            )
+        for name, handler in res.triggers.items():
+            if name not in changes.triggers:
+                continue
+            if held is None:
+                await ctx.commit()  # the previous step
+                await ctx.begin()
+                held = await ctx.get(type_, id_, for_update=True)
+                if held is None:
+                    raise not_found()
+            await handler(ctx, held, changes.triggers[name], changes)
+            held = None
+        if not ctx.in_transaction:
+            await ctx.begin()
         fresh = await ctx.get(type_, id_)
         if fresh is None:
             raise not_found()
-        return await single_doc(ctx, res, fresh)
+        out = await single_doc(ctx, res, fresh)
+    except BaseException:
+        await ctx.rollback()
+        raise
+    await ctx.commit()
+    return out
 
 
 async def delete(ctx: Ctx, type_: str, id_: str) -> None:

@@ -6,6 +6,7 @@ import contextvars
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -36,6 +37,8 @@ class Database:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
             kwargs["pool_pre_ping"] = False
+        kwargs["json_serializer"] = _json_dumps
+        kwargs["json_deserializer"] = orjson.loads
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         sync_engine = self.engine.sync_engine
         if self.is_sqlite:
@@ -52,6 +55,10 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
