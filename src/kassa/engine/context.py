@@ -83,7 +83,7 @@ class Ctx:
             try:
                 await conn.commit()
             finally:
-                await conn.close()
+                await self.services.db.close(conn)
 
     async def rollback(self) -> None:
         if self._conn is not None:
@@ -91,7 +91,7 @@ class Ctx:
             try:
                 await conn.rollback()
             finally:
-                await conn.close()
+                await self.services.db.close(conn)
 
     async def pause(self) -> None:
         """Commit what is done so far, before a network call."""

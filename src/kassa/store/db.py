@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ def sync_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, pool_size: int = 10):
+    def __init__(self, url: str, pool_size: int = 10, sqlite_concurrency: int = 2):
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -32,7 +33,8 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
-            kwargs["pool_size"] = pool_size
+            kwargs["pool_size"] = sqlite_concurrency
+            kwargs["max_overflow"] = 10
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
@@ -40,6 +42,9 @@ class Database:
         kwargs["json_serializer"] = _json_dumps
         kwargs["json_deserializer"] = orjson.loads
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # SQLite runs each connection in a thread of its own; more than a couple of them
+        # at once only adds GIL contention (measured in bench/), so requests queue here.
+        self._gate = asyncio.Semaphore(sqlite_concurrency) if self.is_sqlite else None
         sync_engine = self.engine.sync_engine
         if self.is_sqlite:
             event.listen(sync_engine, "connect", _sqlite_connect)
@@ -47,11 +52,30 @@ class Database:
         event.listen(sync_engine, "before_cursor_execute", _count_statement)
 
     async def connect(self, write: bool) -> AsyncConnection:
-        conn = await self.engine.connect()
-        if self.is_sqlite and write:
-            conn = await conn.execution_options(kassa_immediate=True)
-        await conn.begin()
+        """A connection with an open transaction; hand it back with ``close()``."""
+        if self._gate is not None:
+            await self._gate.acquire()
+        try:
+            conn = await self.engine.connect()
+            try:
+                if self.is_sqlite and write:
+                    conn = await conn.execution_options(kassa_immediate=True)
+                await conn.begin()
+            except BaseException:
+                await conn.close()
+                raise
+        except BaseException:
+            if self._gate is not None:
+                self._gate.release()
+            raise
         return conn
+
+    async def close(self, conn: AsyncConnection) -> None:
+        try:
+            await conn.close()
+        finally:
+            if self._gate is not None:
+                self._gate.release()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
