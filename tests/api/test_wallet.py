@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.api.test_wallet_seed import SEED_ORDER_RELATIONSHIPS
 from tests.api.wallet_helpers import (
     INCLUDE,
     REUSE,
@@ -33,21 +34,7 @@ SEED_SAVE_RESPONSE: dict[str, Any] = {
         "type": "orders",
         "links": {"self": "..."},
         "attributes": "...",
-        "relationships": {
-            name: {"links": "..."}
-            for name in (
-                "market",
-                "customer",
-                "shipping_address",
-                "billing_address",
-                "available_payment_methods",
-                "available_customer_payment_sources",
-                "payment_method",
-                "payment_source",
-                "line_items",
-                "shipments",
-            )
-        },
+        "relationships": {name: {"links": "..."} for name in sorted(SEED_ORDER_RELATIONSHIPS)},
         "meta": {"mode": "test"},
     },
     "included": [
