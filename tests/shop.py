@@ -63,6 +63,36 @@ class Shop:
         shop._catalog()
         return shop
 
+    def market_stack(
+        self, code: str, name: str, price_list_id: str, merchant_id: str, address_id: str
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """A market with its own inventory model and warehouse: (market, model, location)."""
+        a = self.admin
+        model = a.create("inventory_models", {"name": name})
+        location = a.create(
+            "stock_locations",
+            {"name": name, "code": "wh-" + code},
+            {"address": ("addresses", address_id)},
+        )
+        a.create(
+            "inventory_stock_locations",
+            {"priority": 1},
+            {
+                "stock_location": ("stock_locations", location["id"]),
+                "inventory_model": ("inventory_models", model["id"]),
+            },
+        )
+        market = a.create(
+            "markets",
+            {"name": name, "code": code},
+            {
+                "merchant": ("merchants", merchant_id),
+                "price_list": ("price_lists", price_list_id),
+                "inventory_model": ("inventory_models", model["id"]),
+            },
+        )
+        return market, model, location
+
     def _catalog(self) -> None:
         a = self.admin
         code = "europe-" + secrets.token_hex(3)
@@ -75,28 +105,8 @@ class Shop:
         merchant = a.create(
             "merchants", {"name": "Shop srl"}, {"address": ("addresses", address["id"])}
         )
-        model = a.create("inventory_models", {"name": "Default"})
-        location = a.create(
-            "stock_locations",
-            {"name": "Warehouse", "code": "wh-" + code},
-            {"address": ("addresses", address["id"])},
-        )
-        a.create(
-            "inventory_stock_locations",
-            {"priority": 1},
-            {
-                "stock_location": ("stock_locations", location["id"]),
-                "inventory_model": ("inventory_models", model["id"]),
-            },
-        )
-        market = a.create(
-            "markets",
-            {"name": "Europe", "code": code},
-            {
-                "merchant": ("merchants", merchant["id"]),
-                "price_list": ("price_lists", pl["id"]),
-                "inventory_model": ("inventory_models", model["id"]),
-            },
+        market, model, location = self.market_stack(
+            code, "Europe", pl["id"], merchant["id"], address["id"]
         )
         category = a.create("shipping_categories", {"name": "Default"})
         sku = a.create(

@@ -34,29 +34,9 @@ def add_market(shop: Shop, currency: str = "EUR", tax_included: bool = True) -> 
             "tax_included": tax_included,
         },
     )
-    model = a.create("inventory_models", {"name": code})
     place = a.create("addresses", ADDRESS)
-    location = a.create(
-        "stock_locations",
-        {"name": code, "code": "wh-" + code},
-        {"address": ("addresses", place["id"])},
-    )
-    a.create(
-        "inventory_stock_locations",
-        {"priority": 1},
-        {
-            "stock_location": ("stock_locations", location["id"]),
-            "inventory_model": ("inventory_models", model["id"]),
-        },
-    )
-    market = a.create(
-        "markets",
-        {"name": code, "code": code},
-        {
-            "merchant": ("merchants", shop.ids["merchant"]),
-            "price_list": ("price_lists", pl["id"]),
-            "inventory_model": ("inventory_models", model["id"]),
-        },
+    market, _model, location = shop.market_stack(
+        code, code, pl["id"], shop.ids["merchant"], place["id"]
     )
     return Market(market["id"], code, pl["id"], location["id"], shop.ids["shipping_category"])
 
