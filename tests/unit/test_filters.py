@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from kassa.engine.filters import compile_filter, compile_sort
+from kassa.auth.principal import Principal
+from kassa.engine.filters import Caller, compile_filter, compile_sort
 from kassa.engine.ratelimit import Limit, SlidingWindow, request_class
 from kassa.jsonapi.errors import ApiError
 from kassa.jsonapi.query import MAX_PAGE_SIZE, has_nul, parse_query
@@ -132,9 +133,32 @@ def db(registry: Registry) -> Iterator[sa.Connection]:
         yield conn
 
 
-def codes(db: sa.Connection, registry: Registry, *filters: tuple[str, str]) -> set[str]:
+INTEGRATION = Principal("o", "o", "test", "app", "integration")
+GUEST = Principal("o", "o", "test", "app", "sales_channel", market_id="MARKET")
+CUSTOMER = Principal("o", "o", "test", "app", "sales_channel", market_id="MARKET", customer_id="C")
+
+
+def caller_of(registry: Registry, principal: Principal = INTEGRATION) -> Caller:
+    """A caller whose tenant clauses are the principal's organization and mode."""
+
+    def scoped(type_: str) -> list[sa.ColumnElement[bool]]:
+        res = registry[type_]
+        table = res.table
+        return [
+            table.c.organization_id == principal.organization_id,
+            table.c.mode == principal.mode,
+            *res.base_where(),
+        ]
+
+    return Caller(principal, scoped)
+
+
+def codes(
+    db: sa.Connection, registry: Registry, *filters: tuple[str, str], caller: Caller | None = None
+) -> set[str]:
     res: Resource = registry["skus"]
-    clauses = [compile_filter(registry, res, key, value, False) for key, value in filters]
+    who = caller or caller_of(registry)
+    clauses = [compile_filter(registry, res, key, value, False, who) for key, value in filters]
     rows = db.execute(sa.select(res.table.c.code).where(*clauses))
     return {r[0] for r in rows}
 
@@ -211,24 +235,136 @@ def test_filter_semantics(
     ],
 )
 def test_filter_errors(registry: Registry, key: str, value: str, code: str) -> None:
-    err = code_of(compile_filter, registry, registry["skus"], key, value, False)
+    err = code_of(
+        compile_filter, registry, registry["skus"], key, value, False, caller_of(registry)
+    )
     assert err == code
 
 
 def test_integer_filter_values(registry: Registry) -> None:
     line_items = registry["line_items"]
-    compile_filter(registry, line_items, "quantity_gteq", "-5", False)
+    who = caller_of(registry)
+    compile_filter(registry, line_items, "quantity_gteq", "-5", False, who)
     for bad in ("9" * 20, "1e5", "1.5", "", "٣"):
-        err = code_of(compile_filter, registry, line_items, "quantity_eq", bad, False)
+        err = code_of(compile_filter, registry, line_items, "quantity_eq", bad, False, who)
         assert err == "INVALID_FILTER_VALUE"
 
 
 def test_sort(registry: Registry) -> None:
     skus = registry["skus"]
-    order = compile_sort(skus, [("created_at", True), ("code", False)])
+    order = compile_sort(skus, [("created_at", True), ("code", False)], GUEST)
     assert [str(o) for o in order] == ["skus.created_at DESC", "skus.code ASC"]
     for name in ("nope", "pieces_per_pack", "inventory", ""):
-        assert code_of(compile_sort, skus, [(name, False)]) == "INVALID_SORT_CRITERIA"
+        assert code_of(compile_sort, skus, [(name, False)], GUEST) == "INVALID_SORT_CRITERIA"
+
+
+# --- who may filter by what -------------------------------------------------------------------
+
+
+def test_hops_carry_the_tenant(db: sa.Connection, registry: Registry) -> None:
+    """A hop never reaches another organization's (or mode's) rows."""
+    stranger = Principal("x", "x", "test", "app", "integration")
+    live = Principal("o", "o", "live", "app", "integration")
+    on_default = {"TS-BLACK", "TS-WHITE", "HOODIE-BLACK"}
+    assert codes(db, registry, ("shipping_category_name_eq", "Default")) == on_default
+    for principal in (stranger, live):
+        found = codes(
+            db,
+            registry,
+            ("shipping_category_name_eq", "Default"),
+            caller=caller_of(registry, principal),
+        )
+        assert found == set()
+
+
+@pytest.mark.parametrize(
+    ("type_", "key"),
+    [
+        ("customer_payment_sources", "payment_source_token_start"),
+        ("customer_payment_sources", "payment_source_token_or_name_cont"),
+        ("customer_payment_sources", "name_or_payment_source_token_cont"),
+        ("external_payments", "payment_source_token_eq"),
+        ("external_payments", "payment_gateway_external_payments_payment_source_token_start"),
+        ("external_payments", "order_line_items_order_token_eq"),
+        ("external_payments", "wallet_payment_source_token_in"),
+        ("orders", "token_eq"),
+        ("orders", "customer_customer_payment_sources_payment_source_token_not_start_any"),
+    ],
+)
+def test_secrets_are_for_integrations(registry: Registry, type_: str, key: str) -> None:
+    res = registry[type_]
+    for principal in (GUEST, CUSTOMER):
+        who = caller_of(registry, principal)
+        err = code_of(compile_filter, registry, res, key, "pm_", False, who)
+        assert err == "FILTER_NOT_ALLOWED"
+    compile_filter(registry, res, key, "pm_", False, caller_of(registry))  # the integration may
+
+
+def test_sorting_by_a_secret(registry: Registry) -> None:
+    res = registry["customer_payment_sources"]
+    secret = [("payment_source_token", False)]
+    assert code_of(compile_sort, res, secret, CUSTOMER) == "INVALID_SORT_CRITERIA"
+
+
+@pytest.mark.parametrize(
+    ("principal", "type_", "key"),
+    [
+        (GUEST, "skus", "shipping_category_name_eq"),
+        (GUEST, "skus", "shipping_category_id_eq"),
+        (CUSTOMER, "shipments", "stock_location_id_in"),
+        (CUSTOMER, "customers", "customer_group_customers_email_eq"),
+        (CUSTOMER, "customers", "customer_group_name_eq"),
+        (CUSTOMER, "orders", "transactions_amount_cents_eq"),
+        (CUSTOMER, "orders", "authorizations_amount_cents_eq"),
+        (CUSTOMER, "external_payments", "payment_gateway_name_eq"),
+        (CUSTOMER, "external_payments", "payment_gateway_external_payments_id_eq"),
+        (CUSTOMER, "external_payments", "order_number_or_payment_gateway_name_eq"),
+    ],
+)
+def test_hop_into_unreadable_resource(
+    registry: Registry, principal: Principal, type_: str, key: str
+) -> None:
+    """A hop into what the caller may not read is refused like an unknown filter."""
+    res = registry[type_]
+    err = code_of(compile_filter, registry, res, key, "1", False, caller_of(registry, principal))
+    assert err == "FILTER_NOT_ALLOWED"
+    compile_filter(registry, res, key, "1", False, caller_of(registry))  # the integration may
+
+
+def test_hop_carries_the_row_filter(registry: Registry) -> None:
+    """Each hop's subquery holds the target's row filter for this caller."""
+    skus = registry["skus"]
+    guest = str(
+        compile_filter(
+            registry, skus, "prices_amount_cents_eq", "1", False, caller_of(registry, GUEST)
+        )
+    )
+    admin = str(
+        compile_filter(registry, skus, "prices_amount_cents_eq", "1", False, caller_of(registry))
+    )
+    assert "markets.price_list_id" in guest and "markets" not in admin
+    customers = registry["customers"]
+    key = "customer_payment_sources_customer_email_eq"
+    sql = str(
+        compile_filter(registry, customers, key, "a@b.c", False, caller_of(registry, CUSTOMER))
+    )
+    # The wallet hop holds the caller's own entries, the customer hop the caller itself.
+    assert "customer_payment_sources.customer_id = :" in sql and "customers.id = :" in sql
+
+
+def test_relationship_ids_are_hops_for_sales_channels(registry: Registry) -> None:
+    """``<rel>_id`` names a related row: for a storefront it must be a row it may read."""
+    orders = registry["orders"]
+    admin = str(compile_filter(registry, orders, "customer_id_eq", "X", False, caller_of(registry)))
+    assert admin == "orders.customer_id = :customer_id_1"
+    who = caller_of(registry, CUSTOMER)
+    sql = str(compile_filter(registry, orders, "customer_id_eq", "X", False, who))
+    assert "orders.customer_id IN (SELECT customers.id" in sql and "customers.id = :" in sql
+    # Polymorphic: one branch per type it may name, each with that type's row filter.
+    sql = str(compile_filter(registry, orders, "payment_source_id_eq", "X", False, who))
+    assert "orders.payment_source_type = :" in sql
+    assert "FROM external_payments" in sql and "FROM wire_transfers" in sql
+    assert sql.count("external_payments.order_id IN (SELECT orders.id") == 1
 
 
 # --- rate-limit windows -----------------------------------------------------------------------

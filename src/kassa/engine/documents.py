@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from kassa import money
 from kassa.engine.context import Ctx
-from kassa.engine.policy import can_read, visible_clauses
+from kassa.engine.policy import can_read, hidden_attributes, visible_clauses
 from kassa.ids import iso
 from kassa.jsonapi.errors import bad_request
 from kassa.resources.base import Resource, Row, money_base
@@ -63,6 +63,20 @@ def getters(res: Resource) -> list[tuple[str, Getter]]:
     return cached
 
 
+_SHOWN: dict[tuple[str, frozenset[str]], list[tuple[str, Getter]]] = {}
+
+
+def shown_getters(res: Resource, hidden: frozenset[str]) -> list[tuple[str, Getter]]:
+    """``getters(res)`` less the attributes the caller may not see."""
+    if not hidden:
+        return getters(res)
+    key = (res.type, hidden)
+    cached = _SHOWN.get(key)
+    if cached is None:
+        cached = _SHOWN[key] = [(n, g) for n, g in getters(res) if n not in hidden]
+    return cached
+
+
 class Serializer:
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
@@ -87,11 +101,12 @@ class Serializer:
         singleton = res.wire.singleton
         base = f"{self.api}/{res.type.rstrip('s')}" if singleton else f"{self.api}/{res.type}/{id_}"
         wanted = self.sparse.get(res.type)
+        shown = shown_getters(res, hidden_attributes(self.ctx.principal, res))
         if wanted is None:
-            attributes = {name: get(row) for name, get in getters(res)}
+            attributes = {name: get(row) for name, get in shown}
             names: Any = res.rels
         else:
-            attributes = {name: get(row) for name, get in getters(res) if name in wanted}
+            attributes = {name: get(row) for name, get in shown if name in wanted}
             names = [name for name in res.rels if name in wanted]
         relationships: Any
         if wanted is None and not linkage and res.rels:

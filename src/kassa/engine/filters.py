@@ -3,18 +3,27 @@
 Attributes may be joined with ``_or_`` and may walk relationships
 (``market_id_eq``, ``customer_email_eq``, ``payment_methods_id_eq``); each hop becomes an
 ``IN (subquery)``, so a filter never multiplies rows.
+
+A filter is an oracle: whatever rows its predicate can reach, ``meta.record_count`` answers
+questions about. So every hop's subquery carries the target's tenant clauses and the policy
+layer's row filter for the caller (:func:`kassa.engine.policy.reachable_clauses`); a hop into
+a resource the caller may not read at all, and a secret-bearing attribute for anyone but an
+integration, answer exactly like an unknown filter (400 ``FILTER_NOT_ALLOWED``).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
+from kassa.auth.principal import Principal
+from kassa.engine.policy import is_secret, reachable_clauses
 from kassa.ids import parse_iso
 from kassa.jsonapi.errors import bad_request, shown
 from kassa.jsonapi.query import has_nul
@@ -44,6 +53,8 @@ _BOOLEAN_PREDICATES = frozenset(
 )
 Predicate = Callable[[Any], Clause]
 Resolver = Callable[[Callable[[Any, str], Clause]], Clause]
+Scoped = Callable[[str], list[Clause]]
+"""Tenant clauses (organization, mode, the row type of a shared table) for a resource type."""
 
 _PREDICATES = sorted(
     [
@@ -126,6 +137,30 @@ def _field_type(res: Resource, column: str) -> str:
     return f.type if f else "string"
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is filtering: hops reach only the rows this caller may read."""
+
+    principal: Principal
+    scoped: Scoped
+
+    def hop(self, target: Resource) -> list[Clause] | None:
+        """The WHERE clauses of a hop into ``target``, or ``None`` when it is out of reach."""
+        clauses = reachable_clauses(self.principal, target)
+        if clauses is None:
+            return None
+        return [*self.scoped(target.type), *clauses]
+
+    def may_use(self, name: str) -> bool:
+        return may_use(self.principal, name)
+
+
+def may_use(principal: Principal, name: str) -> bool:
+    """Whether ``principal`` may filter or sort by attribute ``name``: secrets are for
+    integrations, so no storefront token can guess one a character at a time."""
+    return principal.integration or not is_secret(name)
+
+
 def _on(col: Any, ftype: str = "string") -> Resolver:
     def resolver(apply: Callable[[Any, str], Clause]) -> Clause:
         return apply(col, ftype)
@@ -133,27 +168,49 @@ def _on(col: Any, ftype: str = "string") -> Resolver:
     return resolver
 
 
-def _through(col: Any, target_col: Any, inner: Resolver) -> Resolver:
-    """``col IN (SELECT target_col FROM target WHERE <inner predicate>)``."""
+def _through(col: Any, target_col: Any, where: list[Clause], inner: Resolver) -> Resolver:
+    """``col IN (SELECT target_col FROM target WHERE <row filter> AND <inner predicate>)``."""
 
     def resolver(apply: Callable[[Any, str], Clause]) -> Clause:
-        return col.in_(sa.select(target_col).where(inner(apply)))
+        return col.in_(sa.select(target_col).where(*where, inner(apply)))
 
     return resolver
 
 
-def _resolve(registry: Registry, res: Resource, name: str, depth: int = 0) -> Resolver | None:
+def _polymorphic_id(
+    registry: Registry, caller: Caller, fk_col: Any, type_col: Any, targets: Iterable[str]
+) -> Resolver | None:
+    """``<rel>_id`` of a polymorphic relationship: the id of a row, of any type the
+    relationship may name, that the caller may read (``None`` when it may read none)."""
+    reachable = []
+    for type_ in targets:
+        target = registry.get(type_)
+        where = caller.hop(target) if target is not None else None
+        if target is not None and where is not None:
+            reachable.append((target, where))
+    if not reachable:
+        return None
+
+    def resolver(apply: Callable[[Any, str], Clause]) -> Clause:
+        parts = []
+        for target, where in reachable:
+            ids = sa.select(target.table.c.id).where(*where, apply(target.table.c.id, "string"))
+            parts.append(sa.and_(type_col == target.type, fk_col.in_(ids)))
+        return sa.or_(*parts)
+
+    return resolver
+
+
+def _resolve(
+    registry: Registry, caller: Caller, res: Resource, name: str, depth: int = 0
+) -> Resolver | None:
     """How to apply a predicate to attribute ``name`` of ``res`` (or ``None``)."""
     table = res.table
     f = res.fields.get(name)
     if name == "id" or (f is not None and f.filterable and name in table.c):
-        col = table.c[name]
-        ftype = _field_type(res, name)
-
-        def on_column(apply: Callable[[Any, str], Clause]) -> Clause:
-            return apply(col, ftype)
-
-        return on_column
+        if not caller.may_use(name):
+            return None
+        return _on(table.c[name], _field_type(res, name))
     if depth > 3:
         return None
     for rel_name, store in res.stores.items():
@@ -163,25 +220,37 @@ def _resolve(registry: Registry, res: Resource, name: str, depth: int = 0) -> Re
         if store.kind == "fk" and store.column:
             wire_rel = res.rels[rel_name]
             fk_col = table.c[store.column]
-            if rest == "id":
-                return _on(fk_col)
+            if rest == "id" and caller.principal.integration:
+                return _on(fk_col)  # an integration reads every row the column can name
             if wire_rel.polymorphic:
-                continue
+                if rest != "id" or not store.type_column:
+                    continue
+                type_col = table.c[store.type_column]
+                typed = _polymorphic_id(registry, caller, fk_col, type_col, wire_rel.targets)
+                if typed is None:
+                    continue
+                return typed
             target = registry.get(wire_rel.targets[0])
             if target is None:
                 continue
-            inner = _resolve(registry, target, rest, depth + 1)
+            where = caller.hop(target)
+            if where is None:
+                continue
+            inner = _resolve(registry, caller, target, rest, depth + 1)
             if inner is None:
                 continue
-            return _through(fk_col, target.table.c.id, inner)
+            return _through(fk_col, target.table.c.id, where, inner)
         if store.kind == "reverse" and store.target and store.target_column:
             target = registry.get(store.target)
             if target is None:
                 continue
-            inner = _resolve(registry, target, rest, depth + 1)
+            where = caller.hop(target)
+            if where is None:
+                continue
+            inner = _resolve(registry, caller, target, rest, depth + 1)
             if inner is None:
                 continue
-            return _through(table.c.id, target.table.c[store.target_column], inner)
+            return _through(table.c.id, target.table.c[store.target_column], where, inner)
     return None
 
 
@@ -328,18 +397,25 @@ def _predicate(pred: str, raw: str, key: str, is_pg: bool) -> Callable[[Any, str
     return apply
 
 
-def compile_filter(registry: Registry, res: Resource, key: str, raw: str, is_pg: bool) -> Clause:
+def compile_filter(
+    registry: Registry, res: Resource, key: str, raw: str, is_pg: bool, caller: Caller
+) -> Clause:
+    """One ``filter[q][key]=raw`` as a WHERE clause over ``res``, as ``caller`` may see it.
+
+    Every reading of ``key`` (one path, or paths joined with ``_or_``) is resolved by
+    :func:`_resolve`, so every predicate family meets the same hop and secret rules.
+    """
     for pred in _PREDICATES:
         if not key.endswith("_" + pred):
             continue
         attrs = key[: -len(pred) - 1]
         resolvers = []
-        whole = _resolve(registry, res, attrs)
+        whole = _resolve(registry, caller, res, attrs)
         if whole is not None:
             resolvers = [whole]
         else:
             for part in attrs.split("_or_"):
-                resolver = _resolve(registry, res, part)
+                resolver = _resolve(registry, caller, res, part)
                 if resolver is None:
                     resolvers = []
                     break
@@ -352,12 +428,14 @@ def compile_filter(registry: Registry, res: Resource, key: str, raw: str, is_pg:
     raise _not_allowed(key)
 
 
-def compile_sort(res: Resource, sort: list[tuple[str, bool]]) -> list[Any]:
+def compile_sort(res: Resource, sort: list[tuple[str, bool]], principal: Principal) -> list[Any]:
+    """ORDER BY for ``sort=``: own sortable attributes only, secrets for integrations only."""
     table = res.table
     order: list[Any] = []
     for name, desc in sort:
         f = res.fields.get(name)
-        if name != "id" and (f is None or not f.sortable or name not in table.c):
+        own = name == "id" or (f is not None and f.sortable and name in table.c)
+        if not own or not may_use(principal, name):
             raise bad_request(
                 "INVALID_SORT_CRITERIA",
                 f"{name} is not a valid sort criterion for {res.type}.",

@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 
 from kassa.auth.principal import Principal
 from kassa.jsonapi.errors import ApiError, unauthorized
-from kassa.resources.base import Resource
+from kassa.resources.base import Resource, Row
+
+if TYPE_CHECKING:
+    from kassa.engine.context import Ctx
 
 _READS = frozenset({"list", "retrieve"})
+
+SECRET_ATTRIBUTES = frozenset(
+    {"payment_source_token", "customer_token", "shared_secret", "token", "secret", "password"}
+)
+"""Attributes that carry a credential. Only integrations may filter or sort by them, so no
+other caller can use a predicate as an oracle that guesses a secret one character at a time."""
+
+
+def is_secret(name: str) -> bool:
+    return name in SECRET_ATTRIBUTES
+
+
+_STOREFRONT_HIDDEN = frozenset({"shared_secret", "secret", "token_url"})
+"""Never shown to a sales-channel token, customer or guest."""
+_GUEST_HIDDEN = frozenset({"payment_source_token", "customer_token"})
+"""Shown to a customer on its own rows (the row filter guarantees they are its own), never to
+a guest: a guest token is public, so what it can read anyone can."""
+_HIDDEN: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def hidden_attributes(principal: Principal, res: Resource) -> frozenset[str]:
+    """Attributes of ``res`` this caller may not see, in attributes and sparse fieldsets."""
+    if principal.integration:
+        return frozenset()
+    who = "customer" if principal.customer else "guest"
+    key = (who, res.type)
+    hidden = _HIDDEN.get(key)
+    if hidden is None:
+        names = _STOREFRONT_HIDDEN if principal.customer else _STOREFRONT_HIDDEN | _GUEST_HIDDEN
+        hidden = _HIDDEN[key] = frozenset(names & set(res.fields))
+    return hidden
 
 
 def supports(res: Resource, verb: str) -> bool:
@@ -45,3 +81,35 @@ def visible_clauses(
 
 def can_read(principal: Principal, res: Resource) -> bool:
     return allowed(principal, res, "retrieve") or allowed(principal, res, "list")
+
+
+async def visible_row(ctx: Ctx, type_: str, id_: object) -> Row | None:
+    """The row the caller names by id (a relationship, a trigger's ``*_id`` value), if it may
+    read it: the same rule as a retrieve, so an id of someone else's row is just unknown."""
+    res = ctx.registry.get(type_)
+    if res is None or not isinstance(id_, str) or not id_:
+        return None
+    if not can_read(ctx.principal, res):
+        return None
+    clauses = visible_clauses(ctx.principal, res)
+    if clauses is None:
+        return None
+    rows = await ctx.select(type_, res.table.c.id == id_, *clauses)
+    return rows[0] if rows else None
+
+
+def reachable_clauses(principal: Principal, res: Resource) -> list[sa.ColumnElement[bool]] | None:
+    """Row filter for reaching ``res`` through a relationship (a filter path's hop).
+
+    The rows the caller may both retrieve and list, so a hop never answers about a row that a
+    by-id read or a list would hide (an unowned order, a SKU not sold in the market). ``None``
+    when the caller may read nothing of ``res``, including resources that sales channels see
+    only through ``include=`` (transactions): their rows carry no row filter of their own.
+    """
+    if not can_read(principal, res):
+        return None
+    by_id = visible_clauses(principal, res)
+    listed = visible_clauses(principal, res, listing=True)
+    if by_id is None or listed is None:
+        return None
+    return by_id if res.access.list_scope is None else [*by_id, *listed]

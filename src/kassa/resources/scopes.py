@@ -78,10 +78,16 @@ def market_or_global(p: Principal, table: sa.Table) -> Clauses:
 
 
 def orders_scope(p: Principal, table: sa.Table) -> Clauses:
+    """A customer's own orders; for a guest, the guest orders of its market.
+
+    An order a customer token created or wrote to (``guest`` false) is that customer's: a
+    guest token never reaches it, nor its line items, addresses, shipments or payments.
+    """
     if p.customer_id:
         return [table.c.customer_id == p.customer_id]
     if p.market_id:
-        return [table.c.market_id == p.market_id]
+        guest_order = sa.or_(table.c.guest.is_(True), table.c.customer_id.is_(None))
+        return [table.c.market_id == p.market_id, guest_order]
     return [sa.false()]
 
 
