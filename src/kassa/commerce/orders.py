@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import sqlalchemy as sa
 
 from kassa.commerce import stock
+from kassa.emails import normalized_email
 from kassa.engine.context import Ctx
 from kassa.ids import new_id, now
 from kassa.jsonapi.errors import Invalid, attr, invalid, rel, validation
@@ -16,7 +16,6 @@ from kassa.resources.scopes import market_price_list, t
 
 EDITABLE = frozenset({"draft", "pending", "editing"})
 PURCHASABLE = frozenset({"skus", "bundles", "gift_cards"})
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 AMOUNT_CONCEPTS = (
     "subtotal",
@@ -227,14 +226,14 @@ async def _sync_payment_method_item(ctx: Ctx, order: Row, items: list[Row]) -> l
     return [*rest, row]
 
 
-async def customer_for_email(ctx: Ctx, email: Any) -> tuple[Row, bool]:
+async def customer_for_email(ctx: Ctx, sent: Any) -> tuple[Row, bool]:
     """The customer with this e-mail in this organization and mode, created if missing.
 
     Returns the row and whether this call created it.
     """
-    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+    email = normalized_email(sent)
+    if email is None:
         raise invalid(attr("customer_email"), "is invalid", "invalid")
-    email = email.strip().lower()
     customers = t("customers")
     rows = await ctx.select("customers", sa.func.lower(customers.c.email) == email)
     if rows:

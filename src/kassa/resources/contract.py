@@ -1502,3 +1502,27 @@ INVENTORY_STOCK_LOCATIONS = wire(
     versions        many versions -
     """,
 )
+
+
+CUSTOMER_PASSWORD_RESETS = wire(
+    "customer_password_resets",
+    actions="list retrieve create update delete",
+    fields="""
+    customer_email        string   crfR
+    reset_password_token  string   r
+    customer_password     string   u
+    _reset_password_token string   u
+    reset_password_at     datetime rfs
+    id                    string   rfsR
+    created_at            datetime rfsR
+    updated_at            datetime rfsR
+    reference             string   curfs
+    reference_origin      string   curfs
+    metadata              object   curf
+    """,
+    relationships="""
+    customer     one  customers -
+    events       many events -
+    event_stores many event_stores V
+    """,
+)

@@ -1,4 +1,4 @@
-"""Addresses, customers, their address book, customer groups' members, and tags."""
+"""Addresses, customers, their address book, password resets, and tags."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kassa.auth.passwords import hash_password
+from kassa.auth import accounts
+from kassa.auth.passwords import check_new_password, hash_password
+from kassa.auth.tokens import login_lifetime
+from kassa.emails import normalized_email
 from kassa.engine.context import Ctx
-from kassa.ids import new_id
-from kassa.jsonapi.errors import Invalid, attr, invalid, rel, validation
+from kassa.ids import new_id, now
+from kassa.jsonapi.errors import Invalid, attr, blank, invalid, rel, validation
 from kassa.resources import contract, scopes
 from kassa.resources.base import Access, Changes, Resource, Row, reverse, verbs
 
 _SINGLE = verbs("create", "retrieve", "update", "delete")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 # --- addresses ------------------------------------------------------------------------------
@@ -94,10 +96,10 @@ ADDRESSES = Resource(
 # --- customers ------------------------------------------------------------------------------
 
 
-async def _email_checks(ctx: Ctx, email: Any, own_id: str | None = None) -> str:
-    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+async def _email_checks(ctx: Ctx, sent: Any, own_id: str | None = None) -> str:
+    email = normalized_email(sent)
+    if email is None:
         raise invalid(attr("email"), "is invalid", "invalid")
-    email = email.strip().lower()
     table = ctx.table("customers")
     rows = await ctx.select("customers", sa.func.lower(table.c.email) == email)
     if any(r["id"] != own_id for r in rows):
@@ -120,8 +122,9 @@ async def _customer_create(ctx: Ctx, values: Row, changes: Changes) -> None:
     values["shopper_reference"] = values.get("shopper_reference") or values["id"]
     values["profile_id"] = values.get("profile_id") or values["id"]
     password = changes.inputs.get("password")
-    if password:
-        values["password_hash"] = await hash_password(str(password))
+    if password is not None:
+        chosen = check_new_password(password, attr("password"))
+        values["password_hash"] = await hash_password(chosen)
         values["has_password"] = True
 
 
@@ -130,9 +133,11 @@ async def _customer_update(ctx: Ctx, row: Row, values: Row, changes: Changes) ->
     if "email" in values:
         values["email"] = await _email_checks(ctx, values["email"], row["id"])
     password = changes.inputs.get("password")
-    if password:
-        values["password_hash"] = await hash_password(str(password))
+    if password is not None:
+        chosen = check_new_password(password, attr("password"))
+        values["password_hash"] = await hash_password(chosen)
         values["has_password"] = True
+        await accounts.password_changed(ctx.conn, row["id"], login_lifetime(ctx.settings))
 
 
 async def _customer_delete(ctx: Ctx, row: Row) -> None:
@@ -148,6 +153,8 @@ async def _customer_delete(ctx: Ctx, row: Row) -> None:
 
 CUSTOMERS = Resource(
     contract.CUSTOMERS,
+    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    searched=("email", "reference"),
     access=Access(
         guest=verbs("create"),
         customer=verbs("list", "retrieve", "update", "delete"),
@@ -183,6 +190,11 @@ async def _customer_address_create(ctx: Ctx, values: Row, changes: Changes) -> N
         customer = await ctx.get("customers", values["customer_id"])
     if customer is not None:
         values["customer_email"] = customer["email"]
+    elif values.get("customer_email") is not None:
+        email = normalized_email(values["customer_email"])
+        if email is None:
+            raise invalid(attr("customer_email"), "is invalid", "invalid")
+        values["customer_email"] = email
     address = changes.related.get("address")
     if address is not None:
         values["name"] = _address_name(address)
@@ -200,6 +212,101 @@ CUSTOMER_ADDRESSES = Resource(
     ),
     optional=frozenset({"customer", "customer_email"}),
     before_create=_customer_address_create,
+)
+
+
+# --- password resets -----------------------------------------------------------------------
+#
+# An integration creates a reset for a customer's e-mail and gets the token in the answer
+# (the only time it is shown); the shop delivers it, and whoever holds it sets a new password
+# with ``_reset_password_token`` + ``customer_password`` (a sales channel token will do).
+# A sales channel may also create a reset: the answer never carries a token and looks the same
+# whether or not a customer has the e-mail, so it is a request the shop's backend acts on.
+
+
+async def _reset_create(ctx: Ctx, values: Row, _c: Changes) -> None:
+    sent = values.get("customer_email")
+    if sent in (None, ""):
+        raise blank(attr("customer_email"))
+    email = normalized_email(sent)
+    if email is None:
+        raise invalid(attr("customer_email"), "is invalid", "invalid")
+    values["customer_email"] = email
+    values["id"] = new_id()
+    customers = ctx.table("customers")
+    found = await ctx.select("customers", sa.func.lower(customers.c.email) == email)
+    values["customer_id"] = found[0]["id"] if found else None
+    if not ctx.principal.integration:
+        return
+    if not found:
+        raise invalid(attr("customer_email"), "is invalid", "invalid")
+    await _void_pending_resets(ctx, found[0]["id"])
+    values["reset_password_token_digest"] = accounts.token_digest(
+        accounts.new_reset_token(values["id"])
+    )
+
+
+async def _void_pending_resets(ctx: Ctx, customer_id: str) -> None:
+    """Only the newest token of a customer works: the older unused ones stop working."""
+    resets = ctx.table("customer_password_resets")
+    await ctx.conn.execute(
+        resets.update()
+        .where(
+            *ctx.scoped("customer_password_resets"),
+            resets.c.customer_id == customer_id,
+            resets.c.reset_password_at.is_(None),
+        )
+        .values(reset_password_token_digest=None, updated_at=now())
+    )
+
+
+async def _reset_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+    token = changes.triggers.pop("_reset_password_token", None)
+    password = changes.inputs.get("customer_password")
+    if token is None and password is None and ctx.principal.integration:
+        return  # reference, reference_origin, metadata
+    if token is None:
+        raise blank(attr("_reset_password_token"))
+    if password is None:
+        raise blank(attr("customer_password"))
+    at = now()
+    digest = row.get("reset_password_token_digest")
+    expired = (at - row["created_at"]).total_seconds() >= ctx.settings.password_reset_ttl
+    customer = await ctx.get("customers", row.get("customer_id"))
+    if (
+        expired
+        or customer is None
+        or row.get("reset_password_at") is not None
+        or not accounts.token_matches(digest, token)
+    ):
+        raise invalid(attr("_reset_password_token"), "is invalid", "invalid")
+    check_new_password(password, attr("customer_password"))
+    resets = ctx.table("customer_password_resets")
+    used = await ctx.update(
+        "customer_password_resets",
+        row["id"],
+        {"reset_password_at": at, "reset_password_token_digest": None},
+        resets.c.reset_password_at.is_(None),
+        resets.c.reset_password_token_digest == digest,
+    )
+    if not used:  # a concurrent reset with the same token won
+        raise invalid(attr("_reset_password_token"), "is invalid", "invalid")
+    await ctx.update(
+        "customers",
+        customer["id"],
+        {"password_hash": await hash_password(password), "has_password": True},
+    )
+    await accounts.password_changed(ctx.conn, customer["id"], login_lifetime(ctx.settings))
+    await _void_pending_resets(ctx, customer["id"])
+
+
+CUSTOMER_PASSWORD_RESETS = Resource(
+    contract.CUSTOMER_PASSWORD_RESETS,
+    access=Access(guest=verbs("create", "update"), customer=verbs("create", "update")),
+    computed={"reset_password_token": accounts.issued_token},
+    extra_columns=[sa.Column("reset_password_token_digest", sa.String(64), nullable=True)],
+    before_create=_reset_create,
+    before_update=_reset_update,
 )
 
 
@@ -233,4 +340,4 @@ TAGS = Resource(
     contract.TAGS, unique=[("name",)], before_create=_tag_create, before_update=_tag_update
 )
 
-ALL = [ADDRESSES, CUSTOMERS, CUSTOMER_ADDRESSES, TAGS]
+ALL = [ADDRESSES, CUSTOMERS, CUSTOMER_ADDRESSES, CUSTOMER_PASSWORD_RESETS, TAGS]
