@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 TITLES = {
     "UNAUTHORIZED": (
         "Access denied",
@@ -24,12 +26,22 @@ TITLES = {
     "TOO_MANY_REQUESTS": ("Too many requests", "The rate limit was exceeded."),
     "RECORD_NOT_UNIQUE": ("Record not unique", "The record conflicts with an existing one."),
     "INTERNAL_SERVER_ERROR": ("Internal server error", "Something went wrong."),
+    "REQUEST_ENTITY_TOO_LARGE": (
+        "Request entity too large",
+        "The request body is larger than this server accepts.",
+    ),
+    "INVALID_HOST": ("Invalid host", "The Host header names a host this server does not serve."),
 }
 
 
 def shown(value: Any, limit: int = 60) -> str:
-    """A client-sent value for an error detail, cut short so huge input is not echoed back."""
-    text = repr(value)
+    """A client-sent value for an error detail, written as JSON (``null``, ``true``,
+    ``"text"``: never a Python spelling such as ``None``) and cut short so huge input is not
+    echoed back."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = orjson.dumps(str(value)).decode()
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -23,12 +23,15 @@ from kassa.engine.context import Ctx
 from kassa.engine.documents import IncludeTree, include_tree, render
 from kassa.jsonapi.errors import ApiError
 from kassa.jsonapi.query import Query
+from kassa.outbound import DestinationRefused, url_refusal
 from kassa.resources.base import Row
 
 log = logging.getLogger("kassa.callouts")
 SIGNATURE_HEADER = "X-CommerceLayer-Signature"
 ACTION_ID_MAX = 128
 """Longest asynchronous ``action_id`` accepted (the column's width)."""
+MAX_REPLY_BYTES = 1024 * 1024
+"""Longest gateway reply read; a longer one is an invalid response."""
 DEFAULT_INCLUDES = (
     "order",
     "order.market",
@@ -69,10 +72,13 @@ class Outcome:
 
 
 def text(value: Any, limit: int = 1000) -> str | None:
-    """A gateway-supplied scalar as a bounded string (objects and lists are ignored)."""
+    """A gateway-supplied scalar as a bounded string (objects and lists are ignored);
+    numbers and booleans are written as JSON writes them (``true``, not ``True``)."""
     if value is None or isinstance(value, dict | list):
         return None
-    return str(value)[:limit]
+    if isinstance(value, str):
+        return value[:limit]
+    return orjson.dumps(value).decode()[:limit]
 
 
 def _failure(code: str, message: str, status: int | None = None) -> Outcome:
@@ -160,6 +166,9 @@ async def _post(ctx: Ctx, gateway: Row, action: str, body: bytes) -> tuple[Outco
         return Outcome("decline", error_code="MISSING_URL", message=f"{action}_url is blank"), False
     if gateway.get("circuit_state") == "open":
         return _failure("CIRCUIT_OPEN", "circuit breaker open"), False
+    refused = url_refusal(str(url))
+    if refused is not None:
+        return _failure("DESTINATION_REFUSED", f"destination refused: {refused}"), True
     headers = {
         "Content-Type": "application/json",
         "Accept": "application/json",
@@ -167,16 +176,31 @@ async def _post(ctx: Ctx, gateway: Row, action: str, body: bytes) -> tuple[Outco
     }
     http: httpx.AsyncClient = ctx.services.http
     try:
-        response = await http.post(
-            url, content=body, headers=headers, timeout=ctx.settings.callout_timeout
-        )
-        outcome = classify(response.status_code, response.content)
+        outcome = await _exchange(http, str(url), body, headers, ctx.settings.callout_timeout)
+    except DestinationRefused as exc:
+        log.warning("callout to gateway %s refused: %s", gateway["id"], exc.reason)
+        outcome = _failure("DESTINATION_REFUSED", f"destination refused: {exc.reason}")
     except httpx.TimeoutException:
         outcome = _failure("TIMEOUT", "timeout")
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         log.info("callout to gateway %s failed: %s", gateway["id"], type(exc).__name__)
         outcome = _failure("CONNECTION_ERROR", "connection error")
     return outcome, True
+
+
+async def _exchange(
+    http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], timeout: float
+) -> Outcome:
+    """POST and classify the reply, reading at most :data:`MAX_REPLY_BYTES` of it."""
+    async with http.stream("POST", url, content=body, headers=headers, timeout=timeout) as reply:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in reply.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                return _failure("INVALID_RESPONSE", "response too large", reply.status_code)
+            chunks.append(chunk)
+        return classify(reply.status_code, b"".join(chunks))
 
 
 async def callout(ctx: Ctx, gateway: Row, action: str, body: bytes) -> Outcome:
