@@ -126,3 +126,15 @@ async def init_organization(
         return creds
     finally:
         await db.dispose()
+
+
+async def organization_exists(settings: Settings, slug: str) -> bool:
+    """Whether ``kassa init`` would reuse an organization rather than create one."""
+    orgs = build_registry()["organizations"].table
+    db = Database(settings.database_url)
+    try:
+        async with db.engine.connect() as conn:
+            found = await conn.execute(sa.select(orgs.c.id).where(orgs.c.slug == slug))
+            return found.first() is not None
+    finally:
+        await db.dispose()

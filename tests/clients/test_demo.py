@@ -78,3 +78,19 @@ def test_demo_explains_a_server_that_is_not_running(served: Server) -> None:
     done = _kassa("demo", "--base-url", f"http://127.0.0.1:{free_port()}", env=served.env)
     assert done.returncode == 1
     assert "Start it with `make serve`" in done.stdout
+
+
+def test_demo_finds_the_running_server_without_being_told(served: Server) -> None:
+    """`make serve` on another port, `kassa demo` in another shell without KASSA_PORT: the
+    demo reads the URL the running server left in the data directory."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KASSA_PORT", "KASSA_HOST")}
+    done = subprocess.run(
+        [sys.executable, "-m", "kassa", "demo"],
+        env={**env, **served.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Server        {served.base_url}  (from the running `kassa serve`" in done.stdout
+    assert "order 2 was paid with wallet entry" in done.stdout

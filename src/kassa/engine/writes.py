@@ -30,8 +30,47 @@ MAX_INTEGER = 2**31 - 1
 MAX_INDEXED_STRING = 255
 """Longest value of a string attribute stored in an indexed column."""
 MAX_STRING = 65_535
+MAX_JSON_BYTES = 16 * 1024
+"""Largest free-form JSON attribute (``metadata`` and other objects and arrays), serialized."""
+MAX_JSON_DEPTH = 10
+"""Deepest nesting of a free-form JSON attribute (``{}`` and ``[]`` are depth 1)."""
+MAX_DOCUMENT_DEPTH = MAX_JSON_DEPTH + 6
+"""Deepest nesting of a whole write document: room for ``data.attributes.<name>`` and for
+``data.relationships.<name>.data[]`` around the values above."""
 _INDEXED: dict[str, frozenset[str]] = {}
 _INTEGER_TEXT = re.compile(r"^-?[0-9]{1,20}$")
+_FLOAT_TEXT = re.compile(
+    r"^[+-]?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})([eE][+-]?[0-9]{1,3})?$"
+)
+
+
+def depth(value: Any) -> int:
+    """Nesting depth of a decoded JSON value: 0 for a scalar, 1 for ``{}`` or ``[1]``.
+
+    Iterative, so a deep value cannot exhaust the interpreter's stack."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        level += 1
+        deepest = max(deepest, level)
+        stack.extend((child, level) for child in children)
+    return deepest
+
+
+def _too_deep(maximum: int, pointer: str | None = None) -> ApiError:
+    what = "The request body" if pointer is None else pointer.rsplit("/", 1)[-1]
+    return bad_request(
+        "INVALID_DATA_FORMAT",
+        f"{what} is nested too deeply (the maximum depth is {maximum}).",
+        pointer,
+    )
 
 
 def parse_json(raw: bytes) -> dict[str, Any]:
@@ -39,6 +78,8 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         doc = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         raise bad_request("INVALID_DATA_FORMAT", "The request body is not valid JSON.") from None
+    if depth(doc) > MAX_DOCUMENT_DEPTH:
+        raise _too_deep(MAX_DOCUMENT_DEPTH)
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
         raise bad_request(
             "PARAM_MISSING", "The request body must be an object with a data member.", "/data"
@@ -99,6 +140,16 @@ def _checked_integer(value: int, pointer: str) -> int:
     return value
 
 
+def _check_free_form(value: dict[str, Any] | list[Any], pointer: str) -> None:
+    """Bounds for free-form JSON: 400 when nested too deeply, 422 when too large."""
+    if depth(value) > MAX_JSON_DEPTH:
+        raise _too_deep(MAX_JSON_DEPTH, pointer)
+    if len(orjson.dumps(value)) > MAX_JSON_BYTES:
+        raise _limit(
+            pointer, MAX_JSON_BYTES, "too_long", "is too large (maximum is {} bytes as JSON)"
+        )
+
+
 def _coerce(f: WireField, value: Any, pointer: str, indexed: bool = False) -> Any:
     if value is None:
         return None
@@ -121,16 +172,20 @@ def _coerce(f: WireField, value: Any, pointer: str, indexed: bool = False) -> An
             return _checked_integer(int(value), pointer)
         ok = False
     elif f.type == "float":
+        if isinstance(value, str) and _FLOAT_TEXT.match(value.strip()):
+            value = float(value)  # the official CLI's `-a lat=43.77` sends text
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok:
             value = float(value)
             ok = math.isfinite(value)
     elif f.type == "boolean":
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"  # as sent by the official CLI's `-a`
         ok = isinstance(value, bool)
-    elif f.type == "object":
-        ok = isinstance(value, dict)
-    elif f.type == "array":
-        ok = isinstance(value, list)
+    elif f.type in ("object", "array"):
+        ok = isinstance(value, dict if f.type == "object" else list)
+        if ok:
+            _check_free_form(value, pointer)
     elif f.type == "datetime":
         try:
             if isinstance(value, str):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import make_url
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,9 +28,37 @@ def _ensure_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def upgrade(url: str) -> None:
+def current_heads(url: str) -> tuple[str, ...]:
+    """The revisions the database is at (empty for a database never migrated)."""
+
+    def read(conn: Connection) -> tuple[str, ...]:
+        return tuple(MigrationContext.configure(conn).get_current_heads())
+
+    async def main() -> tuple[str, ...]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(read)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def upgrade(url: str) -> list[tuple[str, str]]:
+    """Migrate to the newest revision; returns the ``(revision, message)`` pairs applied,
+    oldest first (empty when the database was up to date)."""
     _ensure_dir(url)
-    command.upgrade(alembic_config(url), "head")
+    cfg = alembic_config(url)
+    before = current_heads(url)
+    command.upgrade(cfg, "head")
+    after = current_heads(url)
+    if after == before:
+        return []
+    script = ScriptDirectory.from_config(cfg)
+    walked = script.iterate_revisions(after, before or "base")
+    applied = [(s.revision, s.doc or "") for s in walked if s.revision not in before]
+    return list(reversed(applied))
 
 
 def revision(url: str, message: str) -> None:
