@@ -17,29 +17,39 @@ from tests.support import (
     drop_postgres_database,
     free_port,
     postgres_reachable,
+    postgres_status,
 )
 
-_PG: bool | None = None
+_PG: tuple[bool, str] | None = None
+
+
+def _plan() -> tuple[list[str], str]:
+    """The storage backends to test, and why."""
+    global _PG
+    wanted = os.environ.get("KASSA_TEST_BACKENDS")
+    if wanted:
+        return wanted.split(","), "chosen by KASSA_TEST_BACKENDS"
+    if _PG is None:
+        _PG = postgres_status()
+    ok, why = _PG
+    if ok:
+        return ["sqlite", "postgres"], why
+    if os.environ.get("CI") == "true":
+        # the postgres fixture then fails loudly
+        return ["sqlite", "postgres"], f"CI=true requires PostgreSQL, but {why}"
+    return ["sqlite"], (
+        f"SQLite only: {why}; start PostgreSQL (password-less user postgres) or set "
+        "KASSA_TEST_POSTGRES_URL"
+    )
 
 
 def _backends() -> list[str]:
-    global _PG
-    if _PG is None:
-        _PG = postgres_reachable()
-    wanted = os.environ.get("KASSA_TEST_BACKENDS")
-    if wanted:
-        return wanted.split(",")
-    if _PG:
-        return ["sqlite", "postgres"]
-    if os.environ.get("CI") == "true":
-        return ["sqlite", "postgres"]  # the postgres fixture then fails loudly
-    return ["sqlite"]
+    return _plan()[0]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    backends = _backends()
-    note = "" if "postgres" in backends else " (PostgreSQL not reachable: SQLite only)"
-    return f"kassa storage backends: {', '.join(backends)}{note}"
+    backends, why = _plan()
+    return f"kassa storage backends: {', '.join(backends)} ({why})"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

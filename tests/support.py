@@ -31,15 +31,42 @@ def free_port() -> int:
 
 
 def postgres_reachable() -> bool:
+    return postgres_status()[0]
+
+
+def postgres_status() -> tuple[bool, str]:
+    """Whether the test PostgreSQL is usable, and why (in words, for the report header).
+
+    When the server answers but the database of ``KASSA_TEST_POSTGRES_URL`` does not exist,
+    it is created (through the server's ``postgres`` database) rather than skipped.
+    """
     import asyncpg
 
-    async def probe() -> bool:
+    url = _plain(POSTGRES_URL)
+    shown = url.split("@")[-1]
+    base, _, name = url.rpartition("/")
+
+    async def probe() -> tuple[bool, str]:
+        created = ""
         try:
-            conn = await asyncpg.connect(_plain(POSTGRES_URL), timeout=3)
-        except (TimeoutError, OSError, asyncpg.PostgresError):
-            return False
+            conn = await asyncpg.connect(url, timeout=3)
+        except asyncpg.InvalidCatalogNameError:
+            try:
+                admin = await asyncpg.connect(f"{base}/postgres", timeout=3)
+                try:
+                    await admin.execute(f'CREATE DATABASE "{name}"')
+                except asyncpg.DuplicateDatabaseError:
+                    pass  # another run created it meanwhile
+                finally:
+                    await admin.close()
+                conn = await asyncpg.connect(url, timeout=3)
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+                return False, f"database {name!r} is missing and could not be created: {exc}"
+            created = f"; created the missing database {name!r}"
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            return False, f"PostgreSQL at {shown} is not reachable ({exc or type(exc).__name__})"
         await conn.close()
-        return True
+        return True, f"PostgreSQL reachable at {shown}{created}"
 
     return asyncio.run(probe())
 

@@ -7,24 +7,30 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 import orjson
 from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kassa import openapi, placeholders
 from kassa.auth.keys import load_or_create
 from kassa.auth.oauth import OAuth
 from kassa.auth.principal import Principal
-from kassa.auth.tokens import TokenService
+from kassa.auth.tokens import TokenService, in_force
 from kassa.engine import handlers
 from kassa.engine.context import Ctx, Services
 from kassa.engine.ratelimit import ApiLimiter
+from kassa.http_guard import HttpGuard, split_host
 from kassa.jsonapi.errors import ApiError, error_object, invalid_token, not_found
 from kassa.jsonapi.query import parse_query
+from kassa.outbound import Policy
+from kassa.outbound import client as outbound_client
 from kassa.payments import async_completion
+from kassa.request_log import RequestLog
 from kassa.resources.registry import build_registry
 from kassa.settings import Settings
 from kassa.store.db import Database, statement_count
@@ -60,7 +66,7 @@ def _check_media_types(request: Request) -> None:
 class Api:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, log_sql=settings.sql_log)
         self.registry = build_registry()
         self.services: Services | None = None
         self.tokens: TokenService | None = None
@@ -68,9 +74,9 @@ class Api:
         self.limiter = ApiLimiter() if settings.rate_limit else None
 
     async def startup(self) -> None:
-        http = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.settings.callout_timeout),
-            follow_redirects=False,
+        http = outbound_client(
+            Policy(allow_private=self.settings.outbound_allow_private),
+            self.settings.callout_timeout,
             headers={"User-Agent": "Kassa/0.1"},
         )
         self.services = Services(self.settings, self.db, self.registry, http)
@@ -85,18 +91,37 @@ class Api:
         await self.db.dispose()
 
     def base_url(self, request: Request) -> str:
+        """The base of ``links``: never an unchecked ``Host`` header.
+
+        ``KASSA_PUBLIC_BASE_URL`` when set; else the request's host, which the
+        :class:`HttpGuard` has checked against ``KASSA_ALLOWED_HOSTS``; else the configured
+        listener.
+        """
         if self.settings.public_base_url:
             return self.settings.public_base_url.rstrip("/")
-        host = request.headers.get("host") or f"{self.settings.host}:{self.settings.port}"
-        return f"{request.url.scheme}://{host}"
+        header = request.headers.get("host")
+        if not self.settings.allowed_hosts or not header:
+            return f"{request.url.scheme}://{self.settings.host}:{self.settings.port}"
+        name, port = split_host(header)
+        return f"{request.url.scheme}://{name}{':' + port if port else ''}"
 
-    def principal(self, request: Request) -> Principal:
+    async def principal(self, request: Request) -> Principal:
+        """The verified caller; 401 ``INVALID_TOKEN`` for a bad, expired or revoked token.
+
+        Costs one statement per request, whatever the process's cache holds: the deny list
+        (by ``jti`` and the login's ``sid``) and, for a customer token, the customer's row.
+        """
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise invalid_token()
         assert self.tokens is not None
-        return self.tokens.verify(token.strip())
+        verified = self.tokens.verify_token(token.strip())
+        async with self.db.engine.connect() as conn:
+            ok = await in_force(conn, verified, self.registry["customers"].table)
+        if not ok:
+            raise invalid_token()
+        return verified.principal
 
     async def api(self, request: Request) -> Response:
         counter = [0] if self.settings.query_count_header else None
@@ -126,7 +151,7 @@ class Api:
         limits: dict[str, str] = {}
         try:
             _check_media_types(request)
-            principal = self.principal(request)
+            principal = await self.principal(request)
             limits = self._rate_limit(request, principal)
             query, query_error = None, None
             try:
@@ -162,6 +187,10 @@ class Api:
             if parts[0] == "organization":
                 return _doc(await handlers.singleton(ctx, "organizations", p.organization_id))
             return _doc(await handlers.singleton(ctx, "applications", p.application_id))
+        size = ctx.query.page_size if ctx.query is not None else 10
+        placeholder = placeholders.answer(method, parts, ctx.base_url, size)
+        if placeholder is not None:
+            return _doc(placeholder)
         if len(parts) == 1:
             if method == "GET":
                 return _doc(await handlers.list_resources(ctx, parts[0]))
@@ -218,9 +247,49 @@ def build_app(settings: Settings | None = None) -> Starlette:
         Route("/oauth/revoke", api.revoke, methods=["POST"]),
         Route("/.well-known/jwks.json", api.jwks, methods=["GET"]),
         Route("/health", api.health, methods=["GET"]),
+        Route("/openapi.json", openapi.endpoint(api.settings.public_base_url), methods=["GET"]),
         Route("/api/{path:path}", api.api, methods=methods),
         Route(async_completion.PATH, async_completion.endpoint(api), methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    guard = Middleware(
+        HttpGuard,
+        max_body_bytes=api.settings.max_body_bytes,
+        allowed_hosts=api.settings.allowed_hosts,
+    )
+    # Outermost: the guard's own refusals carry a request id and are logged too.
+    requests_log = Middleware(
+        RequestLog,
+        enabled=api.settings.access_log or api.settings.log_format == "json",
+        fmt=api.settings.log_format,
+    )
+    handlers_ = {HTTPException: _http_exception, Exception: _server_error}
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[requests_log, guard],
+        exception_handlers=handlers_,
+    )
+    app.router.redirect_slashes = False  # an unknown path is a 404 document, not a redirect
     app.state.api = api
     return app
+
+
+async def _http_exception(_request: Request, exc: Exception) -> Response:
+    """The router's own refusals (unknown path, method not allowed) as JSON:API errors."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        err = ApiError.of(
+            404, "RECORD_NOT_FOUND", "Not found", "The requested path does not exist."
+        )
+    elif exc.status_code == 405:
+        err = ApiError.of(405, "METHOD_NOT_ALLOWED")
+    else:
+        err = ApiError.of(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "ERROR")
+    return _doc({"errors": err.errors}, err.status, dict(exc.headers or {}))
+
+
+async def _server_error(_request: Request, _exc: Exception) -> Response:
+    """An exception no route caught (the traceback is logged by the server)."""
+    response = _doc({"errors": [error_object(500, "INTERNAL_SERVER_ERROR")]}, 500)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

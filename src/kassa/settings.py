@@ -24,6 +24,11 @@ def _bool(name: str, default: bool) -> bool:
     return raw.lower() in ("1", "true", "yes", "on")
 
 
+def _list(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name) or ""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 def default_database_url() -> str:
     data_dir = Path(os.environ.get("KASSA_DATA_DIR", "var"))
     return f"sqlite+aiosqlite:///{data_dir / 'kassa.sqlite3'}"
@@ -38,7 +43,15 @@ class Settings:
     domain: str = "kassa.localhost"
     """Public base domain: tokens carry ``iss = https://auth.<domain>``."""
     public_base_url: str | None = None
-    """Absolute base for ``links`` (``https://shop.example.com``); the request's host otherwise."""
+    """Absolute base for ``links`` (``https://shop.example.com``)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``Host`` values answered (``name`` or ``name:port``); others get 400. Without a public
+    base URL, ``links`` use the request's (checked) host; ``kassa serve`` fills in the local
+    names when neither is set."""
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body accepted (413 beyond)."""
+    outbound_allow_private: bool = True
+    """Whether gateway and webhook URLs may reach loopback and private addresses."""
     checkout_base_url: str = "https://checkout.kassa.localhost"
     sales_channel_token_ttl: int = 14400
     integration_token_ttl: int = 7200
@@ -49,6 +62,27 @@ class Settings:
     token_rate_limit: int = 30
     query_count_header: bool = False
     """Expose ``X-Kassa-Queries`` (SQL statements per request); for tests and benchmarks."""
+    sql_log: bool = False
+    """Log every SQL statement and its parameters to standard error (``kassa.sql``); for
+    tests and benchmarks."""
+    exact_count_limit: int = 10_000
+    """Lists count their matches exactly up to this many; beyond, ``meta.record_count`` is an
+    estimate (see :mod:`kassa.engine.counting`)."""
+    access_log: bool = False
+    """One line per request on standard output (``kassa serve --access-log``)."""
+    log_format: str = "text"
+    """``json``: the request log as one JSON object per line (and turned on)."""
+    login_account_limit: int = 5
+    """Failed password logins per account (e-mail) and window before 429; 0 turns it off."""
+    login_address_limit: int = 20
+    """Failed password logins per client address and window (per organization and mode)."""
+    login_window: int = 60
+    """Seconds a login throttle window lasts: the longest a throttled account stays locked."""
+    password_hash_concurrency: int = 2
+    """Argon2 hashes computed at once per process (64 MiB each); the rest queue."""
+    password_min_length: int = 8
+    password_reset_ttl: int = 6 * 3600
+    """Seconds a ``customer_password_resets`` token stays usable (Commerce Layer: 6 hours)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -59,6 +93,9 @@ class Settings:
             workers=_int("KASSA_WORKERS", 1),
             domain=os.environ.get("KASSA_DOMAIN", "kassa.localhost"),
             public_base_url=os.environ.get("KASSA_PUBLIC_BASE_URL") or None,
+            allowed_hosts=_list("KASSA_ALLOWED_HOSTS"),
+            max_body_bytes=_int("KASSA_MAX_BODY_BYTES", 1024 * 1024),
+            outbound_allow_private=_bool("KASSA_OUTBOUND_ALLOW_PRIVATE", True),
             checkout_base_url=os.environ.get(
                 "KASSA_CHECKOUT_BASE_URL", "https://checkout.kassa.localhost"
             ),
@@ -70,4 +107,14 @@ class Settings:
             rate_limit=_bool("KASSA_RATE_LIMIT", False),
             token_rate_limit=_int("KASSA_TOKEN_RATE_LIMIT", 30),
             query_count_header=_bool("KASSA_QUERY_COUNT_HEADER", False),
+            sql_log=_bool("KASSA_SQL_LOG", False),
+            exact_count_limit=max(1, _int("KASSA_EXACT_COUNT_LIMIT", 10_000)),
+            access_log=_bool("KASSA_ACCESS_LOG", False),
+            log_format=os.environ.get("KASSA_LOG_FORMAT", "text").strip().lower() or "text",
+            login_account_limit=_int("KASSA_LOGIN_ACCOUNT_LIMIT", 5),
+            login_address_limit=_int("KASSA_LOGIN_ADDRESS_LIMIT", 20),
+            login_window=_int("KASSA_LOGIN_WINDOW", 60),
+            password_hash_concurrency=_int("KASSA_PASSWORD_HASH_CONCURRENCY", 2),
+            password_min_length=_int("KASSA_PASSWORD_MIN_LENGTH", 8),
+            password_reset_ttl=_int("KASSA_PASSWORD_RESET_TTL", 6 * 3600),
         )

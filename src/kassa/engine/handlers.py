@@ -8,10 +8,12 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
+from kassa.engine import keyset
 from kassa.engine.context import Ctx
+from kassa.engine.counting import count_matches
 from kassa.engine.documents import Serializer, include_tree, load_related, render
-from kassa.engine.filters import compile_filter, compile_sort
-from kassa.engine.policy import allowed, can_read, require, visible_clauses
+from kassa.engine.filters import Caller, compile_filter, compile_sort
+from kassa.engine.policy import allowed, can_read, require, visible_clauses, visible_row
 from kassa.engine.writes import check_permission, parse_changes, parse_json
 from kassa.jsonapi.errors import ApiError, Invalid, blank, not_found, unauthorized, validation
 from kassa.jsonapi.query import Query
@@ -48,8 +50,9 @@ def list_clauses(ctx: Ctx, res: Resource) -> list[sa.ColumnElement[bool]]:
         raise unauthorized()
     is_pg = not ctx.services.db.is_sqlite
     out = list(clauses)
+    caller = Caller(ctx.principal, ctx.scoped)
     for key, value in q.filters:
-        out.append(compile_filter(ctx.registry, res, key, value, is_pg))
+        out.append(compile_filter(ctx.registry, res, key, value, is_pg, caller))
     if q.ids is not None:
         out.append(res.table.c.id.in_(q.ids))
     return out
@@ -89,19 +92,38 @@ def _page_links(ctx: Ctx, path: str, page: int, size: int, pages: int) -> dict[s
 async def _paginate(ctx: Ctx, res: Resource, path: str, where: list[sa.ColumnElement[bool]]) -> Doc:
     q = _query(ctx)
     table = res.table
-    order = compile_sort(res, q.sort) + [table.c[c] for c in res.default_sort if c in table.c]
+    order = compile_sort(res, q.sort, ctx.principal)  # refuses a bad or forbidden sort=
+    keys = keyset.sort_keys(res, q.sort)  # those keys, then ``id`` once (or the default)
+    order = keyset.order_by(res, keys)
     tree = include_tree(ctx, res, q.include)
-    base = sa.select(table).where(*ctx.scoped(res.type), *where)
-    count_stmt = sa.select(sa.func.count()).select_from(base.subquery())
-    total = int((await ctx.conn.execute(count_stmt)).scalar_one())
-    stmt = base.order_by(*order).limit(q.page_size).offset((q.page_number - 1) * q.page_size)
+    where = [*ctx.scoped(res.type), *where]
+    limit, is_pg = ctx.settings.exact_count_limit, not ctx.services.db.is_sqlite
+    count = await count_matches(ctx.conn, table, where, limit, is_pg)
+    stmt = sa.select(table).where(*where).order_by(*order).limit(q.page_size + 1)
+    offset = (q.page_number - 1) * q.page_size
+    if q.page_after is not None:
+        stmt = stmt.where(*keyset.after_clauses(res, keys, q.page_after))
+    else:
+        stmt = stmt.offset(offset)
     rows = [dict(r) for r in (await ctx.conn.execute(stmt)).mappings()]
-    return await _list_doc(ctx, res, path, rows, total, tree)
+    more, rows = len(rows) > q.page_size, rows[: q.page_size]
+    if q.page_after is None:
+        count = count.seen(offset, len(rows), more)
+    after = keyset.cursor_for(keys, rows[-1]) if more and q.page_after is not None else None
+    return await _list_doc(ctx, res, path, rows, count.total, tree, count.estimated, after)
 
 
 async def _list_doc(
-    ctx: Ctx, res: Resource, path: str, rows: list[Row], total: int, tree: Any
+    ctx: Ctx,
+    res: Resource,
+    path: str,
+    rows: list[Row],
+    total: int,
+    tree: Any,
+    estimated: bool = False,
+    after: str | None = None,
 ) -> Doc:
+    """``after``: the cursor of the next page when the request paged with ``page[after]``."""
     q = _query(ctx)
     pages = math.ceil(total / q.page_size) if total else 0
     data, included = await render(ctx, res, rows, tree)
@@ -109,8 +131,22 @@ async def _list_doc(
     if included:
         doc["included"] = included
     doc["meta"] = {"record_count": total, "page_count": pages}
+    if estimated:
+        doc["meta"]["record_count_estimated"] = True  # Kassa extension: kassa.engine.counting
     doc["links"] = _page_links(ctx, path, q.page_number, q.page_size, pages)
+    if q.page_after is not None:  # cursor paging: no page number to go back from
+        doc["links"].pop("prev", None)
+        doc["links"].pop("next", None)
+        if after is not None:
+            doc["links"]["next"] = _cursor_link(ctx, path, q.page_size, after)
     return doc
+
+
+def _cursor_link(ctx: Ctx, path: str, size: int, after: str) -> str:
+    q = _query(ctx)
+    params = "&".join(f"{quote(k, safe='[]')}={quote(v, safe=',')}" for k, v in q.passthrough)
+    prefix = params + "&" if params else ""
+    return f"{ctx.base_url}{path}?{prefix}page[after]={after}&page[size]={size}"
 
 
 async def list_resources(ctx: Ctx, type_: str) -> Doc:
@@ -160,6 +196,10 @@ async def related(ctx: Ctx, type_: str, id_: str, rel_name: str) -> Doc:
         items = (await load_related(ctx, res, rel_name, [parent]))[parent["id"]]
         if wire_rel.many:
             q = _query(ctx)
+            if q.page_after is not None:
+                raise ApiError.of(
+                    400, "INVALID_PAGE_OBJECT", "Invalid page object", "Use page[number] here."
+                )
             start = (q.page_number - 1) * q.page_size
             page = items[start : start + q.page_size]
             if target is None:
@@ -204,15 +244,10 @@ async def resolve_relationships(ctx: Ctx, res: Resource, changes: Changes) -> No
         row = None
         t = sent_type
         for candidate in ctx.registry.aliases.get(sent_type, (sent_type,)):
-            target = ctx.registry.get(candidate)
-            if target is None or not can_read(ctx.principal, target):
-                continue
-            clauses = visible_clauses(ctx.principal, target)
-            if clauses is not None:
-                rows = await ctx.select(candidate, target.table.c.id == target_id, *clauses)
-                if rows:
-                    row, t = rows[0], candidate
-                    break
+            row = await visible_row(ctx, candidate, target_id)
+            if row is not None:
+                t = candidate
+                break
         if row is None:
             errors.append(validation(f"/data/relationships/{name}", "is invalid", "invalid"))
             continue

@@ -37,6 +37,8 @@ class Query:
     ids: list[str] | None = None
     passthrough: list[tuple[str, str]] = field(default_factory=list)
     """The params as received minus ``page``, kept for pagination links."""
+    page_after: str | None = None
+    """``page[after]``: a keyset cursor (Kassa extension; ``""`` starts at the first row)."""
 
 
 def _split_key(key: str) -> tuple[str, list[str]] | None:
@@ -60,6 +62,7 @@ def _positive(name: str, raw: str, maximum: int) -> int:
 
 def parse_query(items: Iterable[tuple[str, str]]) -> Query:
     q = Query()
+    numbered = False
     for key, value in items:
         if "\x00" in key or "\x00" in value:
             raise bad_request(
@@ -81,13 +84,16 @@ def parse_query(items: Iterable[tuple[str, str]]) -> Query:
                 (k[1:], True) if k.startswith("-") else (k, False) for k in value.split(",") if k
             ]
         elif name == "page":
-            if len(sub) != 1 or sub[0] not in ("number", "size"):
+            if len(sub) != 1 or sub[0] not in ("number", "size", "after"):
                 raise bad_request(
                     "INVALID_PAGE_OBJECT",
-                    "Use page[number] and page[size].",
+                    "Use page[number] and page[size] (or page[after], a cursor).",
                     title="Invalid page object",
                 )
-            if sub[0] == "number":
+            if sub[0] == "after":
+                q.page_after = value
+            elif sub[0] == "number":
+                numbered = True
                 q.page_number = _positive("number", value, MAX_PAGE_NUMBER)
             else:
                 q.page_size = _positive("size", value, MAX_PAGE_SIZE)
@@ -102,4 +108,10 @@ def parse_query(items: Iterable[tuple[str, str]]) -> Query:
                     f"{key} is not a valid filter: use filter[q][<attribute>_<predicate>].",
                     title="Invalid filters syntax",
                 )
+    if numbered and q.page_after is not None:
+        raise bad_request(
+            "INVALID_PAGE_OBJECT",
+            "Use either page[number] or page[after], not both.",
+            title="Invalid page object",
+        )
     return q

@@ -117,6 +117,12 @@ class Resource:
     """Column defaults on create; a callable is called for each new row."""
     extra_columns: list[sa.Column[Any]] = field(default_factory=list)
     indexes: list[tuple[str, ...]] = field(default_factory=list)
+    list_indexes: bool = False
+    """A table that grows with the shop: every filterable or sortable column gets an index
+    led by organization and mode (see :func:`kassa.store.schema.list_indexes`)."""
+    searched: tuple[str, ...] = ()
+    """String columns searched with ``_cont``/``_start``/``_end``: trigram-indexed on
+    PostgreSQL (SQLite scans them)."""
     unique: list[tuple[str, ...]] = field(default_factory=list)
     """Unique column sets; ``organization_id`` and ``mode`` are prepended."""
     relationships: dict[str, RelStore] = field(default_factory=dict)

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kassa.auth.passwords import hash_password
+from kassa.auth.passwords import check_new_password, hash_password
 from kassa.commerce import lifecycle, placing, stock
 from kassa.commerce.numbers import next_number
 from kassa.commerce.orders import (
@@ -20,6 +20,7 @@ from kassa.commerce.orders import (
 )
 from kassa.commerce.shipments import available_shipping_methods, free_over_base, shipping_cost
 from kassa.engine.context import Ctx
+from kassa.engine.policy import visible_row
 from kassa.ids import new_token
 from kassa.jsonapi.errors import (
     attr,
@@ -145,11 +146,15 @@ async def _link_customer(ctx: Ctx, values: Row, changes: Changes) -> None:
         values["customer_email"] = customer["email"] if customer else None
         values["guest"] = customer is None
         return
+    if values.get("customer_email") == "":
+        raise invalid(attr("customer_email"), "is invalid", "invalid")
     if values.get("customer_email"):
+        password = changes.inputs.get("customer_password")
+        if password is not None:
+            check_new_password(password, attr("customer_password"))
         customer, created = await customer_for_email(ctx, values["customer_email"])
         values["customer_email"] = customer["email"]
         values["customer_id"] = customer["id"]
-        password = changes.inputs.get("customer_password")
         # Signing up sets the password of a customer this request creates, never of an
         # existing one: whoever knows an e-mail must not take over that account.
         if password and created:
@@ -223,6 +228,10 @@ async def _order_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> No
         customer = await ctx.get("customers", p.customer_id)
         assert customer is not None
         values.update(customer_id=customer["id"], customer_email=customer["email"], guest=False)
+    elif p.customer_id and row.get("guest") is not False:
+        # A guest order placed with this customer's e-mail: the customer's first write
+        # claims it, so the guest token that made it can no longer act on it.
+        values["guest"] = False
     touched = [k for k in changes.sent_attributes if not k.startswith("_") and k not in _ANY_STATUS]
     touched += [k for k in changes.relationships if not (p.customer_id and k == "customer")]
     if touched and not editable(row):
@@ -298,21 +307,18 @@ def _clone(to_key: str, trigger: str) -> TriggerFn:
     async def run(ctx: Ctx, row: Row, value: Any, _c: Changes) -> None:
         if not editable(row):
             raise not_editable(attr(trigger))
-        source = await ctx.get("addresses", value if isinstance(value, str) else None)
-        p = ctx.principal
-        if source is not None and p.sales_channel:
-            owner = source.get("owner_customer_id")
-            if owner is not None and owner != p.customer_id:
+        source = await visible_row(ctx, "addresses", value)
+        customer_id = ctx.principal.customer_id
+        if source is not None and customer_id and source.get("owner_customer_id") != customer_id:
+            # A customer clones its own addresses or those of its address book.
+            book = ctx.table("customer_addresses")
+            entries = await ctx.select(
+                "customer_addresses",
+                book.c.customer_id == customer_id,
+                book.c.address_id == source["id"],
+            )
+            if not entries:
                 source = None
-            if p.customer_id:
-                book = ctx.table("customer_addresses")
-                entries = await ctx.select(
-                    "customer_addresses",
-                    book.c.customer_id == p.customer_id,
-                    book.c.address_id == (source or {}).get("id"),
-                )
-                if not entries and (source or {}).get("owner_customer_id") != p.customer_id:
-                    source = None
         if source is None:
             raise invalid(attr(trigger), "is invalid", "invalid")
         check_address(source)
@@ -426,6 +432,8 @@ for _name in (
 
 ORDERS = Resource(
     contract.ORDERS,
+    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    searched=("number", "customer_email", "reference"),
     access=Access(
         guest=_CHECKOUT,
         customer=_CHECKOUT_CUSTOMER,
@@ -651,6 +659,8 @@ _LINE_ITEM_OUT = (
 
 LINE_ITEMS = Resource(
     contract.LINE_ITEMS,
+    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    searched=("sku_code", "name", "reference"),
     access=Access(
         guest=verbs("create", "retrieve", "update", "delete"),
         customer=verbs("list", "create", "retrieve", "update", "delete"),

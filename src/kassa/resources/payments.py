@@ -20,6 +20,7 @@ from kassa.jsonapi.errors import (
     unauthorized,
     validation,
 )
+from kassa.outbound import url_refusal
 from kassa.payments import flows
 from kassa.payments.transactions import recompute_order
 from kassa.payments.wallet import source_details
@@ -97,21 +98,23 @@ PAYMENT_METHODS = Resource(
 # --- gateways -------------------------------------------------------------------------------
 
 
+def _check_urls(values: Row) -> None:
+    """Gateway URLs are http(s) with a host; where they point is checked at call time."""
+    for key in ("authorize_url", "capture_url", "void_url", "refund_url", "token_url"):
+        url = values.get(key)
+        if url and url_refusal(url) is not None:
+            raise invalid(attr(key), "is invalid", "invalid")
+
+
 async def _gateway_create(_ctx: Ctx, values: Row, _c: Changes) -> None:
     values["shared_secret"] = new_token()
     values["circuit_state"] = "closed"
     values["circuit_failure_count"] = 0
-    for key in ("authorize_url", "capture_url", "void_url", "refund_url", "token_url"):
-        url = values.get(key)
-        if url and not re.match(r"^https?://", url):
-            raise invalid(attr(key), "is invalid", "invalid")
+    _check_urls(values)
 
 
 async def _gateway_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
-    for key in ("authorize_url", "capture_url", "void_url", "refund_url", "token_url"):
-        url = values.get(key)
-        if url and not re.match(r"^https?://", url):
-            raise invalid(attr(key), "is invalid", "invalid")
+    _check_urls(values)
 
 
 async def _reset_circuit(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
@@ -411,7 +414,7 @@ async def _param(_ctx: Ctx, _row: Row, _v: Any, _c: Changes) -> None:
     """Parameter of another trigger in the same request."""
 
 
-_TXN_ACCESS = Access(via_include=True)
+_TXN_ACCESS = Access(scope=scopes.via_order, via_include=True)
 """Integration only; sales channels see an order's transactions through ``include=``."""
 
 
@@ -440,6 +443,8 @@ _TXN_COLUMNS: list[sa.Column[Any]] = [
 
 TRANSACTIONS = Resource(
     contract.TRANSACTIONS,
+    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    searched=("number", "reference"),
     access=_TXN_ACCESS,
     relationships={"payment_source": fk("payment_source_id", "payment_source_type")},
     extra_columns=_TXN_COLUMNS,
@@ -622,6 +627,8 @@ async def _entry_delete(ctx: Ctx, row: Row) -> None:
 
 CUSTOMER_PAYMENT_SOURCES = Resource(
     contract.CUSTOMER_PAYMENT_SOURCES,
+    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    searched=("name", "reference"),
     access=Access(
         customer=verbs("list", "retrieve", "update", "delete"), scope=scopes.owned_by_customer
     ),

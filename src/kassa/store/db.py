@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ def sync_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, pool_size: int = 10, sqlite_concurrency: int = 2):
+    def __init__(
+        self, url: str, pool_size: int = 10, sqlite_concurrency: int = 2, log_sql: bool = False
+    ):
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -50,6 +53,8 @@ class Database:
             event.listen(sync_engine, "connect", _sqlite_connect)
             event.listen(sync_engine, "begin", _sqlite_begin)
         event.listen(sync_engine, "before_cursor_execute", _count_statement)
+        if log_sql:
+            event.listen(sync_engine, "before_cursor_execute", _log_statement)
 
     async def connect(self, write: bool) -> AsyncConnection:
         """A connection with an open transaction; hand it back with ``close()``."""
@@ -100,6 +105,20 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     # read and then write would otherwise fail with "database is locked" instead of waiting.
     immediate = conn.get_execution_options().get("kassa_immediate")
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_sql_log = logging.getLogger("kassa.sql")
+
+
+def _log_statement(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+    """One line per statement, with its parameters (``KASSA_SQL_LOG``; tests, benchmarks)."""
+    if not _sql_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("sql: %(message)s"))
+        _sql_log.addHandler(handler)
+        _sql_log.setLevel(logging.INFO)
+        _sql_log.propagate = False
+    _sql_log.info("%s | %r", " ".join(statement.split()), parameters)
 
 
 def _count_statement(*_args: Any) -> None:

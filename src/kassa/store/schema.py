@@ -30,6 +30,57 @@ _TYPES: dict[str, Any] = {
 }
 
 
+FREE_TEXT = frozenset({"description", "image_url", "message", "error_detail"})
+"""Filterable text left unindexed: an indexed string is capped at 255 characters
+(:data:`kassa.engine.writes.MAX_INDEXED_STRING`) and these legitimately run longer, so a
+filter on them scans the organization's rows."""
+
+
+def list_indexes(table: str, parts: list[Resource], cols: dict[str, sa.Column[Any]]) -> list[Any]:
+    """The indexes of a table that grows with the shop (``Resource.list_indexes``).
+
+    Every filterable or sortable column ``c`` gets ``(organization_id, mode, c, id)``: it
+    serves the filters on ``c`` and the sort on ``c`` with its ``id`` tie-breaker in either
+    direction (so also a keyset seek after a ``page[after]`` cursor). On PostgreSQL a JSON
+    column gets a GIN index instead (``_jcont``), and every ``searched`` column a GIN
+    trigram index as well (``_cont``/``_start``/``_end``, the ``pg_trgm`` extension); GIN
+    indexes hold the column alone, organization and mode are checked on the rows found.
+    SQLite has neither: there those predicates scan the organization's rows. The primary
+    key serves ``id``; :data:`FREE_TEXT` columns have no index.
+    """
+    out: list[Any] = []
+    done: set[str] = set()
+    for part in parts:
+        for name, f in part.fields.items():
+            if not (f.filterable or f.sortable) or name not in cols or name in done:
+                continue
+            if name in ("id", "organization_id", "mode") or name in FREE_TEXT:
+                continue
+            done.add(name)
+            if isinstance(cols[name].type, sa.JSON):
+                gin = sa.Index(
+                    f"ix_{table}_gin_{name}",
+                    name,
+                    postgresql_using="gin",
+                    postgresql_ops={name: "jsonb_path_ops"},
+                )
+                out.append(gin.ddl_if(dialect="postgresql"))
+            else:
+                out.append(
+                    sa.Index(f"ix_{table}_list_{name}", "organization_id", "mode", name, "id")
+                )
+    for part in parts:
+        for name in part.searched:
+            trigram = sa.Index(
+                f"ix_{table}_trgm_{name}",
+                name,
+                postgresql_using="gin",
+                postgresql_ops={name: "gin_trgm_ops"},
+            )
+            out.append(trigram.ddl_if(dialect="postgresql"))
+    return out
+
+
 def build_table(res: Resource, also: list[Resource] | None = None) -> sa.Table:
     """The table of ``res``; ``also`` are declarations that store their rows in it too."""
     cols: list[Any] = [sa.Column("id", sa.String(16), primary_key=True)]
@@ -62,7 +113,9 @@ def build_table(res: Resource, also: list[Resource] | None = None) -> sa.Table:
                 seen.add(extra.name)
                 cols.append(extra._copy())
     args: list[Any] = list(cols)
-    if res.tenant_scoped:
+    if res.tenant_scoped and res.list_indexes:
+        args += list_indexes(res.type, [res, *(also or [])], {c.name: c for c in cols})
+    elif res.tenant_scoped:
         args.append(sa.Index(None, "organization_id", "mode", "created_at"))
     for index in res.indexes:
         args.append(sa.Index(None, *index))
@@ -80,15 +133,28 @@ signing_keys = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# One row per refresh token issued. Every token descended from one login (the password grant,
+# then each rotation) shares ``family_id``; a row written before families existed has none.
 refresh_tokens = sa.Table(
     "refresh_tokens",
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("application_id", sa.String(16), nullable=False),
-    sa.Column("customer_id", sa.String(16), nullable=False),
+    sa.Column("customer_id", sa.String(16), nullable=False, index=True),
     sa.Column("scope", sa.String, nullable=False),
-    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False, index=True),
     sa.Column("revoked_at", sa.DateTime, nullable=True),
+    sa.Column("family_id", sa.String(32), nullable=True, index=True),
+)
+
+# The deny list: ``jti`` is the id of a revoked access token, or the ``family_id`` (the ``sid``
+# claim of its access tokens) of a revoked login, whose every token is then refused. After
+# ``expires_at`` no token the row names can still be valid, so the row may be pruned.
+revoked_tokens = sa.Table(
+    "revoked_tokens",
+    metadata,
+    sa.Column("jti", sa.String(32), primary_key=True),
+    sa.Column("expires_at", sa.DateTime, nullable=False, index=True),
 )
 
 order_counters = sa.Table(
@@ -112,3 +178,15 @@ def build_tables(registry: Registry) -> None:
     for res in registry.by_type.values():
         if res.table_name:
             res.table = registry[res.table_name].table
+
+
+# Failed password logins, counted where every worker sees them (kassa.auth.throttle). ``key``
+# is a SHA-256 of the account (organization, mode, e-mail) or of the client address; a row
+# counts the attempts since ``window_started_at`` and is stale once the window has passed.
+login_throttles = sa.Table(
+    "login_throttles",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("window_started_at", sa.DateTime, nullable=False, index=True),
+)
