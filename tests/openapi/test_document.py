@@ -28,7 +28,6 @@ from tests.support import JSONAPI, ROOT, Client, Server
 
 REFERENCE = ROOT.parent / "shared" / "reference" / "resources.json"
 NOT_SERVED = {
-    "payment_gateway": "abstract: served as external_gateways and manual_gateways",
     "webhook": "declared in the contract, not served yet",
     "event_callback": "declared in the contract, not served yet",
 }

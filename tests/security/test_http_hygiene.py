@@ -229,4 +229,4 @@ def test_error_messages_never_spell_python_values(shop: Shop) -> None:
             for spelling in PYTHON_SPELLINGS:
                 assert spelling not in text, (r.request.url, text)
     r = a.patch(f"/api/skus/{sku}", {"data": {"type": "skus", "id": None}})
-    assert r.json()["errors"][0]["detail"] == "The key null is not included in URL."
+    assert r.json()["errors"][0]["detail"] == "data.id null is not the id in the URL."

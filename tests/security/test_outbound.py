@@ -33,11 +33,11 @@ METADATA_URLS = [
     "http://0xa9fea9fe/",
     "http://0xa9.0xfe.0xa9.0xfe/",
     "http://169.254.43518/",
-    "http://0251.0376.0251.0376/",
     "http://100.100.100.200/",
     "http://0.0.0.0/",
 ]
 BAD_SCHEMES = [
+    "http://0251.0376.0251.0376/",  # octal dotted quad: not even a valid URL
     "ftp://169.254.169.254/",
     "file:///etc/passwd",
     "gopher://127.0.0.1:6379/_INFO",

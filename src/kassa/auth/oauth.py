@@ -33,7 +33,7 @@ from kassa.engine.context import Services
 from kassa.engine.ratelimit import Limit, SlidingWindow
 from kassa.ids import now
 from kassa.jsonapi.errors import ApiError
-from kassa.jsonapi.query import has_nul
+from kassa.jsonapi.query import has_nul, nul_path
 from kassa.store.schema import refresh_tokens
 
 log = logging.getLogger("kassa")
@@ -131,9 +131,7 @@ async def read_params(request: Request) -> dict[str, Any]:
     if "application/x-www-form-urlencoded" in ctype:
         form = dict(parse_qsl(raw.decode("utf-8", "replace")))
         if has_nul(form):
-            raise OAuthError(
-                400, "BAD_REQUEST", "invalid_request", "The body contains a NUL character."
-            )
+            raise _nul_in(form)
         return form
     try:
         data = orjson.loads(raw) if raw else {}
@@ -144,10 +142,18 @@ async def read_params(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise OAuthError(400, "BAD_REQUEST", "invalid_request", "The body must be an object.")
     if has_nul(data):
-        raise OAuthError(
-            400, "BAD_REQUEST", "invalid_request", "The body contains a NUL character."
-        )
+        raise _nul_in(data)
     return data
+
+
+def _nul_in(params: dict[str, Any]) -> OAuthError:
+    """400 naming the parameter whose name or value holds a NUL character."""
+    path = nul_path(params) or []
+    where = "A parameter name"
+    if path and "\x00" not in path[0]:
+        where = f"The value of {path[0]}"
+    detail = f"{where} contains a NUL character."
+    return OAuthError(400, "BAD_REQUEST", "invalid_request", detail)
 
 
 class OAuth:

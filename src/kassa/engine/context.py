@@ -60,6 +60,10 @@ class Ctx:
         self._conn: AsyncConnection | None = None
         self._write = True
         self.after_commit: list[Any] = []
+        self.notices: dict[tuple[str, str], dict[str, Any]] = {}
+        """Members for the ``meta`` of a row's resource object in this response only, by
+        ``(type, id)``: what a trigger wants the caller to know (a failed payment callout).
+        Domain code records plain values; the serializer places them."""
 
     # --- transactions -------------------------------------------------------------------
 

@@ -72,10 +72,15 @@ async def load_visible(ctx: Ctx, res: Resource, id_: str, verb: str) -> Row:
     return row
 
 
-def _page_links(ctx: Ctx, path: str, page: int, size: int, pages: int) -> dict[str, str]:
+def _link_prefix(ctx: Ctx) -> str:
+    """The request's other query parameters, to repeat in a pagination link."""
     q = _query(ctx)
     prefix = "&".join(f"{quote(k, safe='[]')}={quote(v, safe=',')}" for k, v in q.passthrough)
-    prefix = prefix + "&" if prefix else ""
+    return prefix + "&" if prefix else ""
+
+
+def _page_links(ctx: Ctx, path: str, page: int, size: int, pages: int) -> dict[str, str]:
+    prefix = _link_prefix(ctx)
 
     def link(n: int) -> str:
         return f"{ctx.base_url}{path}?{prefix}page[number]={n}&page[size]={size}"
@@ -92,7 +97,7 @@ def _page_links(ctx: Ctx, path: str, page: int, size: int, pages: int) -> dict[s
 async def _paginate(ctx: Ctx, res: Resource, path: str, where: list[sa.ColumnElement[bool]]) -> Doc:
     q = _query(ctx)
     table = res.table
-    order = compile_sort(res, q.sort, ctx.principal)  # refuses a bad or forbidden sort=
+    compile_sort(res, q.sort, ctx.principal)  # refuses a bad or forbidden sort=
     keys = keyset.sort_keys(res, q.sort)  # those keys, then ``id`` once (or the default)
     order = keyset.order_by(res, keys)
     tree = include_tree(ctx, res, q.include)
@@ -143,10 +148,7 @@ async def _list_doc(
 
 
 def _cursor_link(ctx: Ctx, path: str, size: int, after: str) -> str:
-    q = _query(ctx)
-    params = "&".join(f"{quote(k, safe='[]')}={quote(v, safe=',')}" for k, v in q.passthrough)
-    prefix = params + "&" if params else ""
-    return f"{ctx.base_url}{path}?{prefix}page[after]={after}&page[size]={size}"
+    return f"{ctx.base_url}{path}?{_link_prefix(ctx)}page[after]={after}&page[size]={size}"
 
 
 async def list_resources(ctx: Ctx, type_: str) -> Doc:
@@ -160,6 +162,9 @@ async def list_resources(ctx: Ctx, type_: str) -> Doc:
 async def single_doc(ctx: Ctx, res: Resource, row: Row) -> Doc:
     tree = include_tree(ctx, res, _query(ctx).include)
     data, included = await render(ctx, res, [row], tree)
+    notice = ctx.notices.get((data[0]["type"], row["id"]))
+    if notice:
+        data[0]["meta"].update(notice)  # this request's own news about the row (Ctx.notices)
     doc: Doc = {"data": data[0]}
     if included:
         doc["included"] = included

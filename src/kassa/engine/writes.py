@@ -19,7 +19,7 @@ from kassa.jsonapi.errors import (
     unauthorized,
     validation,
 )
-from kassa.jsonapi.query import has_nul
+from kassa.jsonapi.query import has_nul, nul_path
 from kassa.resources.base import Changes, Resource
 from kassa.resources.wire import WireField
 
@@ -85,8 +85,26 @@ def parse_json(raw: bytes) -> dict[str, Any]:
             "PARAM_MISSING", "The request body must be an object with a data member.", "/data"
         )
     if has_nul(doc):
-        raise bad_request("INVALID_DATA_FORMAT", "The request body contains a NUL character.")
+        path = nul_path(doc) or []
+        raise bad_request("INVALID_DATA_FORMAT", _nul_detail(path), _pointer(path[:3]))
     return doc
+
+
+def _nul_detail(path: list[str]) -> str:
+    """Names the attribute (or ``data`` member) holding a NUL character, in plain words."""
+    member = len(path) > 2 and path[0] == "data" and path[1] in ("attributes", "relationships")
+    head = path[:3] if member else path[:2]
+    if not head or any("\x00" in key for key in head):
+        return "A member name in the request body contains a NUL character."
+    name = head[2] if member else ".".join(head)
+    return f"{name} contains a NUL character, which is not allowed."
+
+
+def _pointer(path: list[str]) -> str | None:
+    """A JSON pointer (RFC 6901) to ``path``; ``None`` when a key cannot be shown."""
+    if not path or any("\x00" in key for key in path):
+        return None
+    return "/" + "/".join(key.replace("~", "~0").replace("/", "~1") for key in path)
 
 
 def indexed_columns(res: Resource) -> frozenset[str]:
@@ -211,7 +229,7 @@ def parse_changes(
         raise bad_request("PARAM_MISSING", "data.type is required.", "/data/type")
     if type_ != res.type:
         raise bad_request(
-            "TYPE_MISMATCH", f"{shown(type_)} does not match {res.type}.", "/data/type"
+            "TYPE_MISMATCH", f"data.type {shown(type_)} does not match {res.type}.", "/data/type"
         )
     if not create:
         if "id" not in data:
@@ -221,13 +239,16 @@ def parse_changes(
                 400,
                 "KEY_NOT_INCLUDED_IN_URL",
                 "Key is not included in URL",
-                f"The key {shown(data['id'])} is not included in URL.",
+                f"data.id {shown(data['id'])} is not the id in the URL.",
+                "/data/id",
             )
     changes = Changes()
     attrs = data.get("attributes")
     attrs = {} if attrs is None else attrs
     if not isinstance(attrs, dict):
-        raise bad_request("INVALID_DATA_FORMAT", "data.attributes must be an object.")
+        raise bad_request(
+            "INVALID_DATA_FORMAT", "data.attributes must be an object.", "/data/attributes"
+        )
     for name, value in attrs.items():
         pointer = f"/data/attributes/{name}"
         f = res.fields.get(name)
@@ -250,7 +271,9 @@ def parse_changes(
     rels = data.get("relationships")
     rels = {} if rels is None else rels
     if not isinstance(rels, dict):
-        raise bad_request("INVALID_DATA_FORMAT", "data.relationships must be an object.")
+        raise bad_request(
+            "INVALID_DATA_FORMAT", "data.relationships must be an object.", "/data/relationships"
+        )
     for name, value in rels.items():
         pointer = f"/data/relationships/{name}"
         r = res.rels.get(name)

@@ -17,13 +17,30 @@ _BRACKETS = re.compile(r"^(\w+)((?:\[[^\[\]]*\])*)$")
 
 def has_nul(value: object) -> bool:
     """Whether a NUL character hides anywhere in a decoded JSON value (PostgreSQL rejects it)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
+    return nul_path(value) is not None
+
+
+def nul_path(value: object) -> list[str] | None:
+    """The keys (and list positions) leading to the first NUL character in a decoded JSON
+    value, in document order: ``[]`` when the value itself is such a string, ``None`` when
+    there is none. Iterative, so however deep the value, the stack is not exhausted."""
+    stack: list[tuple[object, list[str]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+            continue
+        children: list[tuple[str, object]] = []
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return [*path, key]
+                children.append((str(key), child))
+        elif isinstance(item, list):
+            children = [(str(i), child) for i, child in enumerate(item)]
+        stack.extend((child, [*path, key]) for key, child in reversed(children))
+    return None
 
 
 @dataclass
@@ -65,8 +82,11 @@ def parse_query(items: Iterable[tuple[str, str]]) -> Query:
     numbered = False
     for key, value in items:
         if "\x00" in key or "\x00" in value:
+            where = f"The value of {shown(key)}" if "\x00" not in key else "A parameter name"
             raise bad_request(
-                "BAD_REQUEST", "The query string contains a NUL character.", title="Bad request"
+                "BAD_REQUEST",
+                f"{where} in the query string contains a NUL character.",
+                title="Bad request",
             )
         parts = _split_key(key)
         if parts is None:

@@ -124,7 +124,34 @@ def schemas() -> Schema:
         "ResourceMeta": {
             "type": "object",
             "required": ["mode", "organization_id"],
-            "properties": {"mode": {"enum": ["test", "live"]}, "organization_id": string},
+            "properties": {
+                "mode": {"enum": ["test", "live"]},
+                "organization_id": string,
+                "kassa_last_payment_error": {
+                    "type": "object",
+                    "x-kassa": True,
+                    "description": "On an order, in the response of the request (`_place`, "
+                    "`_authorize`, `_capture`…) whose gateway callout did not succeed: the "
+                    "action, the transaction's `error_code` and message, and the failed "
+                    "transaction. Absent otherwise.",
+                    "required": ["action", "code", "message", "transaction"],
+                    "properties": {
+                        "action": {"enum": ["authorize", "capture", "void", "refund"]},
+                        "code": string,
+                        "message": string,
+                        "transaction": {
+                            "type": "object",
+                            "required": ["type", "id"],
+                            "properties": {
+                                "type": {
+                                    "enum": ["authorizations", "captures", "voids", "refunds"]
+                                },
+                                "id": string,
+                            },
+                        },
+                    },
+                },
+            },
         },
         "ResourceObject": {
             "type": "object",

@@ -24,6 +24,9 @@ FALLBACK_TITLES = {
     "refund": "refund failed",
 }
 KIND = {"authorize": "authorizations", "capture": "captures", "void": "voids", "refund": "refunds"}
+LAST_ERROR = "kassa_last_payment_error"
+"""A Kassa extension on the order's ``meta``, in the response of the request whose callout
+did not succeed (the order then often looks unchanged): what was tried and why it failed."""
 
 
 @dataclass
@@ -110,6 +113,13 @@ async def run(
         gateway_id=gateway["id"] if gateway else None,
     )
     pay.txns.append(txn)
+    if outcome.kind in ("decline", "failure"):
+        ctx.notices.setdefault(("orders", pay.order["id"]), {})[LAST_ERROR] = {
+            "action": action,
+            "code": outcome.error_code or "declined",
+            "message": outcome.message or FALLBACK_TITLES[action],
+            "transaction": {"type": KIND[action], "id": txn["id"]},
+        }
     instrument = outcome.data.get("payment_instrument")
     if (
         action == "authorize"

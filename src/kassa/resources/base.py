@@ -146,6 +146,10 @@ class Resource:
     """With ``table_name``: the value of the shared table's ``type`` column for this resource."""
     """Fields the schema marks required that this resource checks itself (conditionally)."""
     default_sort: tuple[str, ...] = ("created_at", "id")
+    union_of: tuple[str, ...] = ()
+    """A read-only resource whose rows are those of these resources together
+    (``payment_gateways``): no table of its own, ``table`` is a ``UNION ALL`` of theirs over
+    the columns of this resource (see :func:`kassa.store.schema.build_tables`)."""
 
     # Filled in by ``finish()``.
     fields: dict[str, WireField] = field(default_factory=dict, init=False)

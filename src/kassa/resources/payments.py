@@ -159,6 +159,16 @@ MANUAL_GATEWAYS = Resource(
 )
 
 
+PAYMENT_GATEWAYS = Resource(
+    contract.PAYMENT_GATEWAYS,
+    union_of=_GATEWAY_TYPES,
+    relationships={"payment_methods": reverse("payment_methods", "payment_gateway_id")},
+)
+"""Every gateway of the organization, whatever its kind: read-only, for integrations only (as
+the gateways themselves), each rendered as ``payment_gateways`` like Commerce Layer's schema
+for this endpoint. A payment method's ``payment_gateway`` still names the concrete type."""
+
+
 # --- payment sources ------------------------------------------------------------------------
 
 
@@ -667,6 +677,7 @@ ALL = [
     PAYMENT_METHODS,
     EXTERNAL_GATEWAYS,
     MANUAL_GATEWAYS,
+    PAYMENT_GATEWAYS,
     EXTERNAL_PAYMENTS,
     WIRE_TRANSFERS,
     TRANSACTIONS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -173,11 +173,29 @@ def build_tables(registry: Registry) -> None:
         if res.table_name:
             sharing.setdefault(res.table_name, []).append(res)
     for res in registry.by_type.values():
-        if not res.table_name:
+        if not res.table_name and not res.union_of:
             res.table = build_table(res, sharing.get(res.type))
     for res in registry.by_type.values():
         if res.table_name:
             res.table = registry[res.table_name].table
+        elif res.union_of:
+            res.table = union_table(res, [registry[t] for t in res.union_of])
+
+
+def union_table(res: Resource, parts: list[Resource]) -> sa.Table:
+    """The rows of ``parts`` as one read-only relation, over the columns ``res`` declares.
+
+    A ``UNION ALL`` subquery, not a table (nothing is stored): it is typed as a table for the
+    engine's reads, which only use its columns (the databases push the organization, mode
+    and filter predicates down into each part). Nothing ever writes to it.
+    """
+    names = [c.name for c in parts[0].table.c if c.name in _union_columns(res)]
+    selects = [sa.select(*(p.table.c[n] for n in names)) for p in parts]
+    return cast(sa.Table, sa.union_all(*selects).subquery(res.type))
+
+
+def _union_columns(res: Resource) -> set[str]:
+    return {"id", "organization_id", "mode", "created_at", "updated_at", *res.columns}
 
 
 # Failed password logins, counted where every worker sees them (kassa.auth.throttle). ``key``
