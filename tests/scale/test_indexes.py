@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from kassa.auth.principal import Principal
 from kassa.engine.filters import Caller, compile_filter
 from kassa.resources.base import Registry, Resource
 from kassa.resources.registry import build_registry
-from kassa.store.migrate import upgrade
+from kassa.store.migrate import run_on, upgrade
 from kassa.store.schema import FREE_TEXT
 from tests.support import create_postgres_database, drop_postgres_database, postgres_reachable
 
@@ -156,15 +157,7 @@ def _migrated(url: str) -> dict[str, dict[str, Any]]:
                     index["definition"] = defs.get(name, "")
         return out
 
-    async def main() -> dict[str, dict[str, Any]]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return await conn.run_sync(read)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
+    return run_on(url, read)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -175,6 +168,8 @@ def migrated(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, dict[st
             yield "sqlite", url, _migrated(url)
         return
     if not postgres_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not reachable and CI=true")
         pytest.skip("PostgreSQL is not reachable")
     url = create_postgres_database()
     try:
@@ -259,12 +254,12 @@ def _plans(url: str, stmts: list[sa.Select[Any]]) -> list[str]:
     return asyncio.run(main())
 
 
+@pytest.mark.parametrize("migrated", ["postgres"], indirect=True)  # EXPLAIN is PostgreSQL's
 def test_postgres_plans_use_the_indexes(
     registry: Registry, migrated: tuple[str, str, dict[str, Any]]
 ) -> None:
     backend, url, _found = migrated
-    if backend != "postgres":
-        pytest.skip("EXPLAIN plans are PostgreSQL's")
+    assert backend == "postgres"
     orders = registry["orders"].table
     customers = registry["customers"].table
     cases = [

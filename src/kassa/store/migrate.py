@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -12,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -28,13 +31,10 @@ def _ensure_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def current_heads(url: str) -> tuple[str, ...]:
-    """The revisions the database is at (empty for a database never migrated)."""
+def run_on(url: str, read: Callable[[Connection], T]) -> T:
+    """Run ``read`` with a synchronous connection to the database at ``url``."""
 
-    def read(conn: Connection) -> tuple[str, ...]:
-        return tuple(MigrationContext.configure(conn).get_current_heads())
-
-    async def main() -> tuple[str, ...]:
+    async def main() -> T:
         engine = create_async_engine(url)
         try:
             async with engine.connect() as conn:
@@ -43,6 +43,11 @@ def current_heads(url: str) -> tuple[str, ...]:
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+def current_heads(url: str) -> tuple[str, ...]:
+    """The revisions the database is at (empty for a database never migrated)."""
+    return run_on(url, lambda conn: tuple(MigrationContext.configure(conn).get_current_heads()))
 
 
 def upgrade(url: str) -> list[tuple[str, str]]:
