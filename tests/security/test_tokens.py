@@ -374,3 +374,18 @@ def test_racing_a_refresh_token_leaves_no_session(shop: Shop, other: Server) -> 
     assert_oauth_error(refresh(other.base_url, shop, won["refresh_token"]), 401, "invalid_grant")
     for token in (session["access_token"], won["access_token"]):
         assert_invalid_token(Client(shop.base_url, token).get("/api/orders"))
+
+
+def test_a_refresh_storm_does_not_drain_the_connection_pool(shop: Shop) -> None:
+    """Each refresh waits for the write lock without holding a pooled connection, so more
+    concurrent refreshes than the pool has connections all go through, and promptly."""
+    _, email = customer(shop)
+    sessions = [login(shop, email) for _ in range(24)]
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        answers = list(
+            pool.map(lambda s: refresh(shop.base_url, shop, s["refresh_token"]), sessions)
+        )
+    assert [r.status_code for r in answers] == [200] * len(sessions), [
+        r.text for r in answers if r.status_code != 200
+    ]
+    assert max(r.elapsed.total_seconds() for r in answers) < 15

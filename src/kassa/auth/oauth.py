@@ -237,13 +237,15 @@ class OAuth:
             )
             customer = None
             scope = (raw_scope or "").strip()
-            if grant == "refresh_token":
-                customer, scope, family = await self._use_refresh(conn, app, params)
-            if grant != "password":
+            if grant == "client_credentials":
                 market = await self._market(conn, app, scope, customer)
-        if grant == "password":
-            # No pooled connection is held while the password waits for a hasher.
-            customer = await self._customer(app, params)
+        if grant != "client_credentials":
+            # No pooled connection is held while a password waits for a hasher, or a refresh
+            # token for the write lock: a storm of either cannot drain the pool.
+            if grant == "password":
+                customer = await self._customer(app, params)
+            else:
+                customer, scope, family = await self._use_refresh(app, params)
             async with self.services.db.engine.connect() as conn:
                 market = await self._market(conn, app, scope, customer)
         if customer is not None:
@@ -455,7 +457,7 @@ class OAuth:
         return token
 
     async def _use_refresh(
-        self, conn: Any, app: dict[str, Any], params: dict[str, Any]
+        self, app: dict[str, Any], params: dict[str, Any]
     ) -> tuple[dict[str, Any], str, str]:
         """Rotate a refresh token: (customer, scope, family of the new one).
 
@@ -497,14 +499,13 @@ class OAuth:
                     if found is None:  # used concurrently: a replay all the same
                         await self._revoke_family(tx, row.family_id)
                     found = None
+            customer = None
+            if found is not None and row is not None:
+                customers = self.tables["customers"]
+                owner = sa.select(customers).where(customers.c.id == row.customer_id)
+                customer = (await tx.execute(owner)).mappings().first()
         if found is None or row is None:
             raise invalid
-        customers = self.tables["customers"]
-        customer = (
-            (await conn.execute(sa.select(customers).where(customers.c.id == row.customer_id)))
-            .mappings()
-            .first()
-        )
         if customer is None:
             raise _invalid_grant("The customer no longer exists.")
         return dict(customer), row.scope, row.family_id or new_token_id()
