@@ -81,9 +81,10 @@ test: lint clients
 bench: setup
 	$(BIN)/python bench/run.py
 
-# Lists on a shop of 10 k, 100 k and 1 M orders (kassa seed), PostgreSQL (KASSA_TEST_POSTGRES_URL),
-# one worker: writes bench/results/scale-postgres.md. SIZES=10000,100000 for a shorter run.
-SIZES ?= 10000,100000,1000000
+# Lists and a customer's checkout on a shop of 0, 10 k, 100 k and 1 M orders (kassa seed),
+# PostgreSQL (KASSA_TEST_POSTGRES_URL), one worker: writes bench/results/scale-postgres.md.
+# SIZES=0,10000,100000 for a shorter run.
+SIZES ?= 0,10000,100000,1000000
 bench-scale: setup
 	$(BIN)/python bench/scale.py --sizes $(SIZES)
 
