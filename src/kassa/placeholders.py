@@ -3,7 +3,6 @@
 - ``bundles`` (Kassa has no bundles): ``GET /api/bundles`` is a valid, empty list, so clients
   that look bundles up before adding SKUs to a cart (the official CLI's ``checkout``) go on;
   ``GET /api/bundles/{id}`` is a 404 saying bundles do not exist here. Any write is a 405.
-- ``webhooks`` and ``event_callbacks``: a 404 whose detail says webhooks are not built yet.
 """
 
 from __future__ import annotations
@@ -12,24 +11,13 @@ from typing import Any
 
 from kassa.jsonapi.errors import ApiError
 
-NOT_BUILT = {
-    "webhooks": "Webhooks are not available in this Kassa version yet: "
-    "no events are sent, and /api/webhooks cannot be listed or created.",
-    "event_callbacks": "Webhooks are not available in this Kassa version yet, "
-    "so there are no event callbacks.",
-}
-
 
 def answer(method: str, parts: list[str], base_url: str, page_size: int) -> dict[str, Any] | None:
     """The document for a placeholder path; ``None`` when the path is not one of them.
 
     Raises the explanatory :class:`ApiError` for the paths that have no answer.
     """
-    if not parts:
-        return None
-    if parts[0] in NOT_BUILT:
-        raise ApiError.of(404, "RECORD_NOT_FOUND", "Not found", NOT_BUILT[parts[0]])
-    if parts[0] != "bundles":
+    if not parts or parts[0] != "bundles":
         return None
     if method != "GET":
         raise ApiError.of(405, "METHOD_NOT_ALLOWED")

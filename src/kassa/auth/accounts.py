@@ -41,14 +41,15 @@ async def password_changed(conn: AsyncConnection, customer_id: str, lifetime: ti
     return int(result.rowcount or 0)
 
 
-def new_reset_token(reset_id: str) -> str:
+def new_reset_token(reset_id: str, shown: bool = True) -> str:
     """A fresh token for the reset ``reset_id``; the digest to store is ``token_digest``.
 
-    The token is remembered for the rest of this request only, so the create answer can show
-    it (``issued_token``); no later read can.
+    When ``shown``, the token is remembered for the rest of this request only, so the create
+    answer can show it (``issued_token``); no later read can.
     """
     token = secrets.token_urlsafe(32)
-    _issued.set({reset_id: token})
+    if shown:
+        _issued.set({reset_id: token})
     return token
 
 

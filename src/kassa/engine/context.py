@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kassa.ids import new_id, now
 from kassa.jsonapi.errors import ApiError
 from kassa.resources.base import Registry, Resource, Row
+from kassa.webhooks.outbox import Events
 
 if TYPE_CHECKING:
     import httpx
@@ -60,6 +61,8 @@ class Ctx:
         self._conn: AsyncConnection | None = None
         self._write = True
         self.after_commit: list[Any] = []
+        self.events = Events()
+        """Webhook events of the open transaction, written to the outbox as it commits."""
         self.notices: dict[tuple[str, str], dict[str, Any]] = {}
         """Members for the ``meta`` of a row's resource object in this response only, by
         ``(type, id)``: what a trigger wants the caller to know (a failed payment callout).
@@ -85,13 +88,17 @@ class Ctx:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             try:
+                p = self.principal
+                await self.events.flush(conn, p.organization_id, p.mode, self.table("webhooks"))
                 await conn.commit()
             finally:
                 await self.services.db.close(conn)
+            self.events.committed(self.services.extras)
 
     async def rollback(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
+            self.events.clear()
             try:
                 await conn.rollback()
             finally:
@@ -181,6 +188,7 @@ class Ctx:
         await self.conn.execute(table.insert().values(**row))
         full = {c.name: None for c in table.c}
         full.update(row)
+        self.events.inserted(type_, full)
         return full
 
     async def update(
@@ -192,6 +200,8 @@ class Ctx:
         clean["updated_at"] = now()
         stmt = table.update().where(table.c.id == id_, *self.scoped(type_), *where)
         result = await self.conn.execute(stmt.values(**clean))
+        if result.rowcount:
+            self.events.updated(type_, id_, clean)
         return int(result.rowcount or 0)
 
     async def delete(self, type_: str, id_: str) -> int:
@@ -199,4 +209,6 @@ class Ctx:
         result = await self.conn.execute(
             table.delete().where(table.c.id == id_, *self.scoped(type_))
         )
+        if result.rowcount:
+            self.events.deleted(type_, id_)
         return int(result.rowcount or 0)
