@@ -46,6 +46,17 @@ A real gateway later reports the outcome to Kassa with
 ``{"success": true, "data": {"action_id": "act_..."}}`` signed the same way (tests send it
 themselves; see :mod:`kassa.payments.async_completion`).
 
+Idempotency
+-----------
+Kassa sends ``Idempotency-Key: <id>`` with every callout, the id of the transaction (or
+wallet entry) the callout creates, and repeats it in ``data.meta.idempotency_key``; a
+repeated callout (the recovery after a crash) carries the same key and the same body.
+The processor answers a key once: a repeat gets the first answer again (waiting for it
+while the first call is still being answered) and has no further effect; an answer of HTTP
+5xx is not kept (nothing happened), so its repeat is processed afresh. The same key for
+another action is refused with 422 ``IDEMPOTENCY_KEY_REUSED``. Without a key every call is
+a new transaction.
+
 The amount comes from ``data.meta.amount_cents`` (else the ``total_amount_with_taxes_cents``
 of the first included ``orders``) for ``authorize``, and from ``data.attributes`` field
 ``capture_amount_cents``, ``void_balance_cents`` or ``refund_amount_cents`` otherwise.
@@ -59,8 +70,12 @@ Control routes (tests only)
   (``seconds``, then approve); ``http_error`` (``status``); ``garbage`` (200, body
   ``not json``); ``async`` (202). Optional ``times`` (revert to approve after N calls),
   ``metadata`` (merged into success ``data``), ``payment_instrument`` (added to
-  authorize success ``data``).
-* ``GET /_accounts/{account}/calls``: the ledger of received calls, in arrival order.
+  authorize success ``data``), ``hold`` (seconds to wait before answering, in any mode;
+  the answer is decided after the wait).
+* ``GET /_accounts/{account}/calls``: the ledger of received calls, in arrival order (each
+  with its ``idempotency_key`` and whether it was ``replayed``).
+* ``GET /_accounts/{account}/charges``: the effects, one per approved call that was not a
+  replay.
 * ``DELETE /_accounts/{account}/calls``: clear the ledger.
 
 Run standalone with ``python -m kassa.fake_processor --host 127.0.0.1 --port 9090``.
@@ -91,6 +106,7 @@ from starlette.routing import Route
 __all__ = ["ACTIONS", "MODES", "SIGNATURE_HEADER", "ProcessorServer", "build_app", "main", "sign"]
 
 SIGNATURE_HEADER = "X-CommerceLayer-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 ACTIONS = ("authorize", "capture", "void", "refund", "token")
 MODES = ("approve", "decline", "timeout", "http_error", "garbage", "async")
 
@@ -126,6 +142,18 @@ class Behaviour:
     times: int | None = None
     metadata: dict[str, Any] | None = None
     payment_instrument: dict[str, Any] | None = None
+    hold: float = 0.0
+    """Seconds to wait before answering, in any mode (the answer is decided after)."""
+
+
+@dataclass
+class _Keyed:
+    """The answer to one idempotency key: in flight until ``done`` is set."""
+
+    action: str
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    status: int | None = None
+    body: bytes = b""
 
 
 @dataclass
@@ -136,6 +164,7 @@ class Account:
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     customer_tokens: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, _Keyed] = field(default_factory=dict)
 
 
 class _BadRequest(Exception):
@@ -194,6 +223,12 @@ def _amount(action: str, doc: dict[str, Any]) -> int:
     return _as_int(_as_dict(data.get("attributes")).get(attribute)) or 0
 
 
+def _body_key(doc: Any) -> str | None:
+    """``data.meta.idempotency_key`` of a callout body, for callers that strip headers."""
+    key = _as_dict(_as_dict(_as_dict(doc).get("data")).get("meta")).get("idempotency_key")
+    return key if isinstance(key, str) and key else None
+
+
 def _customer_key(doc: dict[str, Any]) -> str:
     customer = _included(doc, "customers")
     if customer is not None and customer.get("id") not in (None, ""):
@@ -218,6 +253,11 @@ def _parse_behaviour(payload: Any) -> Behaviour:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise _BadRequest("seconds must be a non-negative number")
         behaviour.seconds = float(seconds)
+    if "hold" in payload:
+        hold = payload["hold"]
+        if isinstance(hold, bool) or not isinstance(hold, int | float) or hold < 0:
+            raise _BadRequest("hold must be a non-negative number")
+        behaviour.hold = float(hold)
     if "status" in payload:
         status = _as_int(payload["status"])
         if status is None or not 100 <= status <= 599:
@@ -283,6 +323,8 @@ def build_app() -> Starlette:
         account: Account, action: str, doc: dict[str, Any], behaviour: Behaviour
     ) -> Response:
         mode = behaviour.mode
+        if behaviour.hold:
+            await asyncio.sleep(behaviour.hold)
         if mode == "timeout":
             await asyncio.sleep(behaviour.seconds)
             mode = "approve"
@@ -313,12 +355,15 @@ def build_app() -> Starlette:
         account = account_for(request.path_params["account"])
         signature = request.headers.get(SIGNATURE_HEADER)
         parsed = _parse_json(raw)
+        key = request.headers.get(IDEMPOTENCY_HEADER) or _body_key(parsed)
         call: dict[str, Any] = {
             "action": action,
             "body": raw.decode("utf-8", errors="replace"),
             "json": parsed,
             "signature": signature,
             "signature_valid": None,
+            "idempotency_key": key,
+            "replayed": False,
             "status": None,
             "response": None,
         }
@@ -329,10 +374,37 @@ def build_app() -> Starlette:
                 response: Response = _error(401, "INVALID_SIGNATURE", "signature mismatch")
                 call["status"], call["response"] = 401, _parse_json(bytes(response.body))
                 return response
-        behaviour = next_behaviour(account, action)
-        response = await answer(account, action, _as_dict(parsed), behaviour)
+        if key:
+            response = await keyed(account, action, key, _as_dict(parsed), call)
+        else:
+            behaviour = next_behaviour(account, action)
+            response = await answer(account, action, _as_dict(parsed), behaviour)
         call["status"], call["response"] = response.status_code, _parse_json(bytes(response.body))
         return response
+
+    async def keyed(
+        account: Account, action: str, key: str, doc: dict[str, Any], call: dict[str, Any]
+    ) -> Response:
+        """Answer once per key: a repeat gets the first answer (waiting for it if the first
+        call is still being answered); an answer of HTTP 5xx is not kept."""
+        while (entry := account.keys.get(key)) is not None:
+            if entry.action != action:
+                message = f"key already used for {entry.action}"
+                return _error(422, "IDEMPOTENCY_KEY_REUSED", message)
+            if entry.status is not None:
+                call["replayed"] = True
+                return Response(entry.body, entry.status, media_type="application/json")
+            await entry.done.wait()
+        entry = account.keys[key] = _Keyed(action)
+        try:
+            response = await answer(account, action, doc, next_behaviour(account, action))
+            if response.status_code < 500:
+                entry.status, entry.body = response.status_code, bytes(response.body)
+            return response
+        finally:
+            if entry.status is None:
+                account.keys.pop(key, None)
+            entry.done.set()
 
     async def read_control_body(request: Request) -> Any:
         payload = _parse_json(await request.body())
@@ -366,6 +438,20 @@ def build_app() -> Starlette:
         account = accounts.get(request.path_params["account"])
         return JSONResponse({"calls": list(account.calls) if account else []})
 
+    async def get_charges(request: Request) -> Response:
+        """The effects of approved calls, once per key (replays are not effects)."""
+        account = accounts.get(request.path_params["account"])
+        charges = [
+            {
+                "action": c["action"],
+                "idempotency_key": c["idempotency_key"],
+                "data": _as_dict(c["response"]).get("data"),
+            }
+            for c in (account.calls if account else [])
+            if not c["replayed"] and c["status"] == 200 and _as_dict(c["response"]).get("success")
+        ]
+        return JSONResponse({"charges": charges})
+
     async def delete_calls(request: Request) -> Response:
         account = accounts.get(request.path_params["account"])
         if account is not None:
@@ -377,6 +463,7 @@ def build_app() -> Starlette:
         Route("/_accounts/{account}/behaviour/{action}", put_behaviour, methods=["PUT"]),
         Route("/_accounts/{account}/calls", get_calls, methods=["GET"]),
         Route("/_accounts/{account}/calls", delete_calls, methods=["DELETE"]),
+        Route("/_accounts/{account}/charges", get_charges, methods=["GET"]),
         Route("/{account}/{action}", callout, methods=["POST"]),
     ]
     app = Starlette(routes=routes)

@@ -9,6 +9,10 @@ The lock is taken inside the caller's open transaction, so it becomes visible to
 together with the first commit of the block (at the latest just before a callout), and
 a block that fails before committing leaves nothing behind. On a normal exit it is
 released in the still-open transaction, which the caller commits with the block's work.
+
+The lock is a lease: it expires after :func:`lease_seconds`
+(``KASSA_CALLOUT_LEASE_SECONDS``), so the lock of a process that died is free again then;
+the callout it left in flight is finished by :mod:`kassa.payments.recovery`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from kassa.engine.context import Ctx
 from kassa.ids import new_token, now
 from kassa.jsonapi.errors import ApiError
 from kassa.resources.base import Row
+from kassa.settings import Settings
 
 _waiting: dict[str, deque[asyncio.Future[None]]] = {}
 """Requests of this process waiting for an order's lock, oldest first.
@@ -69,8 +74,15 @@ then skips its own release statement.
 """
 
 
+def lease_seconds(settings: Settings) -> float:
+    """How long the lock (and a callout's lease) lasts: ``KASSA_CALLOUT_LEASE_SECONDS``, by
+    default ``3 × callout_timeout + 10``, never less than ``callout_timeout + 1``."""
+    wanted = settings.callout_lease_seconds or settings.callout_timeout * 3 + 10
+    return max(wanted, settings.callout_timeout + 1)
+
+
 def _lock_seconds(ctx: Ctx) -> float:
-    return ctx.settings.callout_timeout * 3 + 10
+    return lease_seconds(ctx.settings)
 
 
 def _take(ctx: Ctx, order_id: str, token: str) -> sa.Update:
@@ -135,6 +147,20 @@ async def _release(ctx: Ctx, order_id: str, token: str) -> None:
         .where(table.c.id == order_id, table.c.lock_token == token)
         .values(lock_token=None, locked_until=None)
     )
+
+
+async def try_lock(ctx: Ctx, order_id: str) -> tuple[Row, str] | None:
+    """Take the order's lock only if it is free (or expired), without waiting: the row and
+    the token to :func:`release` it with, or ``None``. Needs an open transaction."""
+    token = new_token(8)
+    row = await _try(ctx, order_id, token)
+    return (row, token) if row is not None else None
+
+
+async def release(ctx: Ctx, order_id: str, token: str) -> None:
+    """Give back a lock taken with :func:`try_lock` (in the caller's transaction)."""
+    await _release(ctx, order_id, token)
+    _wake(order_id)
 
 
 @asynccontextmanager

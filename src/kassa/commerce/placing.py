@@ -18,6 +18,7 @@ from kassa.engine.context import Ctx
 from kassa.ids import now
 from kassa.jsonapi.errors import attr, blank, invalid, invalid_transition, rel
 from kassa.payments import flows
+from kassa.payments.callouts import Outcome
 from kassa.payments.transactions import MAX_AMOUNT, derive_payment_status
 from kassa.resources.base import Changes, Row
 
@@ -105,11 +106,14 @@ async def _placed_values(ctx: Ctx, order: Row, items: list[Row], skus: dict[str,
             values["customer_type"] = "new" if count == 1 else "returning"
     if int(order.get("shipments_count") or 0) > 0:
         shipments = ctx.table("shipments")
-        await ctx.conn.execute(
+        upcoming = await ctx.conn.execute(
             shipments.update()
             .where(shipments.c.order_id == order["id"], *ctx.scoped("shipments"))
             .values(status="upcoming", updated_at=stamp)
+            .returning(shipments.c.id)
         )
+        for (shipment_id,) in upcoming:  # webhooks: shipments.upcoming
+            ctx.events.updated("shipments", shipment_id, {"status": "upcoming"})
     return values
 
 
@@ -169,25 +173,47 @@ async def place(ctx: Ctx, row: Row, _value: Any, changes: Changes) -> None:
         order["status"] = "placing"
         meta = {"amount_cents": amount} if amount != total else None
         outcome, _txn = await flows.run(
-            ctx, pay, "authorize", order["payment_source_type"], pay.source, amount, meta=meta
+            ctx,
+            pay,
+            "authorize",
+            order["payment_source_type"],
+            pay.source,
+            amount,
+            meta=meta,
+            purpose="place",
+            context={"status_before": status_before},
         )
-        if outcome.kind in ("success", "pending"):
-            placed = await _placed_values(ctx, order, items, skus)
-            cap = (pay.method or {}).get("auto_capture_max_amount_cents")
-            auto = bool((pay.method or {}).get("auto_capture")) and outcome.ok
-            if not auto or (cap is not None and int(cap) < total):
-                await flows.finish(ctx, pay, outcome, "authorize", SOURCE, {**placed, **RELEASED})
-                return
-            await flows.finish(ctx, pay, outcome, "authorize", SOURCE, placed)
-            # A failed automatic capture leaves the order placed and authorized.
-            await flows.capture_order(ctx, pay)
-            await flows.finish(ctx, pay, None, "capture", SOURCE)
+        await conclude_placement(ctx, pay, order, items, skus, outcome, status_before)
+
+
+async def conclude_placement(
+    ctx: Ctx,
+    pay: flows.Payment,
+    order: Row,
+    items: list[Row],
+    skus: dict[str, Row],
+    outcome: Outcome,
+    status_before: str,
+) -> None:
+    """Place the order after its authorization (or put it back): ``_place`` and recovery."""
+    total = int(order.get("total_amount_with_taxes_cents") or 0)
+    if outcome.kind in ("success", "pending"):
+        placed = await _placed_values(ctx, order, items, skus)
+        cap = (pay.method or {}).get("auto_capture_max_amount_cents")
+        auto = bool((pay.method or {}).get("auto_capture")) and outcome.ok
+        if not auto or (cap is not None and int(cap) < total):
+            await flows.finish(ctx, pay, outcome, "authorize", SOURCE, {**placed, **RELEASED})
             return
-        # Decline or transport failure: the order stays as it was, the stock comes back,
-        # the failed authorization is kept. A decline answers 422, a failure 200.
-        await _give_back(ctx, order, items, skus)
-        back = {"status": status_before, **RELEASED}
-        await flows.finish(ctx, pay, outcome, "authorize", SOURCE, back)
+        await flows.finish(ctx, pay, outcome, "authorize", SOURCE, placed)
+        # A failed automatic capture leaves the order placed and authorized.
+        await flows.capture_order(ctx, pay)
+        await flows.finish(ctx, pay, None, "capture", SOURCE)
+        return
+    # Decline or transport failure: the order stays as it was, the stock comes back,
+    # the failed authorization is kept. A decline answers 422, a failure 200.
+    await _give_back(ctx, order, items, skus)
+    back = {"status": status_before, **RELEASED}
+    await flows.finish(ctx, pay, outcome, "authorize", SOURCE, back)
 
 
 async def authorize(ctx: Ctx, row: Row, _value: Any, changes: Changes) -> None:
@@ -210,6 +236,13 @@ async def authorize(ctx: Ctx, row: Row, _value: Any, changes: Changes) -> None:
             return
         meta = {"amount_cents": amount} if amount != total else None
         outcome, _ = await flows.run(
-            ctx, pay, "authorize", order["payment_source_type"], pay.source, amount, meta=meta
+            ctx,
+            pay,
+            "authorize",
+            order["payment_source_type"],
+            pay.source,
+            amount,
+            meta=meta,
+            purpose="authorize",
         )
         await flows.finish(ctx, pay, outcome, "authorize", SOURCE, RELEASED)

@@ -28,6 +28,9 @@ from kassa.resources.base import Row
 
 log = logging.getLogger("kassa.callouts")
 SIGNATURE_HEADER = "X-CommerceLayer-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""Carries the id of the transaction (or wallet entry) a callout creates; also in the
+body's ``data.meta.idempotency_key``. A gateway that honours it charges once per key."""
 ACTION_ID_MAX = 128
 """Longest asynchronous ``action_id`` accepted (the column's width)."""
 MAX_REPLY_BYTES = 1024 * 1024
@@ -159,7 +162,9 @@ def _merge(into: IncludeTree, other: IncludeTree) -> None:
         _merge(into.setdefault(key, {}), sub)
 
 
-async def _post(ctx: Ctx, gateway: Row, action: str, body: bytes) -> tuple[Outcome, bool]:
+async def _post(
+    ctx: Ctx, gateway: Row, action: str, body: bytes, key: str | None
+) -> tuple[Outcome, bool]:
     """The HTTP exchange alone; also says whether it counts for the breaker."""
     url = gateway.get(f"{action}_url")
     if not url:
@@ -174,6 +179,8 @@ async def _post(ctx: Ctx, gateway: Row, action: str, body: bytes) -> tuple[Outco
         "Accept": "application/json",
         SIGNATURE_HEADER: sign(gateway.get("shared_secret") or "", body),
     }
+    if key:
+        headers[IDEMPOTENCY_HEADER] = key
     http: httpx.AsyncClient = ctx.services.http
     try:
         outcome = await _exchange(http, str(url), body, headers, ctx.settings.callout_timeout)
@@ -203,11 +210,16 @@ async def _exchange(
         return classify(reply.status_code, b"".join(chunks))
 
 
-async def callout(ctx: Ctx, gateway: Row, action: str, body: bytes) -> Outcome:
+async def callout(
+    ctx: Ctx, gateway: Row, action: str, body: bytes, key: str | None = None
+) -> Outcome:
     """Commit, POST ``body`` to the gateway's ``<action>_url``, then continue in a new
-    transaction that also carries the breaker's bookkeeping."""
+    transaction that also carries the breaker's bookkeeping.
+
+    ``key`` is sent as ``Idempotency-Key``: the same on every repeat of one transaction.
+    """
     await ctx.pause()
-    outcome, counted = await _post(ctx, gateway, action, body)
+    outcome, counted = await _post(ctx, gateway, action, body, key)
     await ctx.resume()
     if counted:
         stmt = _breaker_update(ctx, gateway, failed=outcome.kind == "failure")
@@ -216,10 +228,10 @@ async def callout(ctx: Ctx, gateway: Row, action: str, body: bytes) -> Outcome:
     return outcome
 
 
-async def call(ctx: Ctx, gateway: Row, action: str, body: bytes) -> Outcome:
+async def call(ctx: Ctx, gateway: Row, action: str, body: bytes, key: str | None = None) -> Outcome:
     """POST ``body`` to the gateway's ``<action>_url``. Call with no transaction open."""
     assert not ctx.in_transaction, "commit before calling out"
-    outcome, counted = await _post(ctx, gateway, action, body)
+    outcome, counted = await _post(ctx, gateway, action, body, key)
     if counted:
         await record_breaker(ctx, gateway["id"], failed=outcome.kind == "failure")
     return outcome

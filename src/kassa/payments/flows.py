@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kassa.engine.context import Ctx
+from kassa.ids import new_id
 from kassa.jsonapi.errors import Invalid, validation
-from kassa.payments import callouts
+from kassa.payments import callouts, leases
 from kassa.payments.callouts import Outcome
 from kassa.payments.transactions import order_transactions, record, settle
 from kassa.resources.base import Row
@@ -83,18 +84,70 @@ async def run(
     *,
     reference: Row | None = None,
     meta: dict[str, Any] | None = None,
+    purpose: str | None = None,
+    context: dict[str, Any] | None = None,
 ) -> tuple[Outcome, Row]:
     """One transaction callout and its record; no transaction is open during the call.
 
-    Manual gateways (wire transfers) succeed without a callout. The order is not settled
-    here: call :func:`finish` (or :func:`settle`) once the operation is complete.
+    The transaction's id is chosen first and sent as the callout's idempotency key; the
+    callout is leased (:mod:`kassa.payments.leases`, with ``purpose`` and ``context`` for
+    the recovery) in the transaction committed before it leaves. Manual gateways (wire
+    transfers) succeed without a callout. The order is not settled here: call
+    :func:`finish` (or :func:`settle`) once the operation is complete.
     """
     gateway = await _gateway_for(ctx, pay, reference)
+    key = new_id()
     if gateway is None:
         outcome = Outcome("success", {"amount_cents": amount}, message="Accepted")
     else:
-        body = await callouts.payload(ctx, target_type, target, gateway, meta)
-        outcome = await callouts.callout(ctx, gateway, action, body)
+        body = await callouts.payload(
+            ctx, target_type, target, gateway, {**(meta or {}), leases.KEY_META: key}
+        )
+        await leases.hold(
+            ctx,
+            key=key,
+            order_id=pay.order["id"],
+            action=action,
+            purpose=purpose or action,
+            gateway_id=gateway["id"],
+            target_type=target_type,
+            target_id=target["id"],
+            amount=amount,
+            body=body,
+            context=context,
+        )
+        outcome = await callouts.callout(ctx, gateway, action, body, key)
+    txn = await conclude(
+        ctx,
+        pay,
+        action,
+        target_type,
+        target,
+        amount,
+        outcome,
+        key,
+        reference=reference,
+        gateway_id=gateway["id"] if gateway else None,
+    )
+    if gateway is not None:
+        await leases.drop(ctx, key)
+    return outcome, txn
+
+
+async def conclude(
+    ctx: Ctx,
+    pay: Payment,
+    action: str,
+    target_type: str,
+    target: Row,
+    amount: int,
+    outcome: Outcome,
+    key: str,
+    *,
+    reference: Row | None = None,
+    gateway_id: str | None = None,
+) -> Row:
+    """Record a callout's outcome as the transaction ``key`` (also after a recovery)."""
     origin = reference if reference is not None else target
     source_id: str | None = target["id"]
     source_type: str | None = target_type
@@ -110,7 +163,8 @@ async def run(
         source_id=source_id,
         source_type=source_type,
         reference=reference,
-        gateway_id=gateway["id"] if gateway else None,
+        gateway_id=gateway_id,
+        id_=key,
     )
     pay.txns.append(txn)
     if outcome.kind in ("decline", "failure"):
@@ -128,7 +182,7 @@ async def run(
         and isinstance(instrument, dict)
     ):
         await ctx.update("external_payments", target["id"], {"payment_instrument": instrument})
-    return outcome, txn
+    return txn
 
 
 async def finish(

@@ -12,7 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from kassa.engine.context import Ctx
-from kassa.ids import now
+from kassa.ids import new_id, now
 from kassa.payments.callouts import Outcome, text
 from kassa.resources.base import Row
 from kassa.resources.scopes import t
@@ -65,8 +65,11 @@ async def record(
     source_type: str | None = None,
     reference: Row | None = None,
     gateway_id: str | None = None,
+    id_: str | None = None,
 ) -> Row:
     """Store one transaction for ``outcome`` (success, decline, failure or pending).
+
+    ``id_`` is the id chosen before the callout (its idempotency key).
 
     ``seq`` is the transaction's position in the order (``<order number>/T/<seq>``).
     A new transaction has nothing captured, voided or refunded yet: its balances are its
@@ -77,6 +80,7 @@ async def record(
     failed = outcome.kind in ("decline", "failure")
     metadata = data.get("metadata") if outcome.kind != "failure" else None
     values: dict[str, Any] = {
+        "id": id_ or new_id(),
         "order_id": order["id"],
         "number": f"{order.get('number')}/T/{seq:03d}",
         "currency_code": order.get("currency_code"),

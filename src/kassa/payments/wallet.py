@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from kassa.commerce.locks import order_lock
 from kassa.commerce.orders import available_payment_methods, editable, refresh
 from kassa.engine.context import Ctx
+from kassa.ids import new_id
 from kassa.jsonapi.errors import attr, blank, invalid, not_editable, rel, unauthorized
-from kassa.payments import callouts
+from kassa.payments import callouts, leases
+from kassa.payments.callouts import Outcome
 from kassa.resources.base import Changes, Row
 from kassa.resources.scopes import t
 
@@ -78,51 +80,87 @@ async def save(ctx: Ctx, row: Row, _value: Any, _changes: Changes) -> None:
             "external_gateways",
             source.get("payment_gateway_id") or (method or {}).get("payment_gateway_id"),
         )
-        customer_token: str | None = None
-        source_token = source.get("payment_source_token")
-        metadata: dict[str, Any] = {}
+        key = new_id()
+        outcome: Outcome | None = None
         if gateway is not None and gateway.get("token_url"):
-            body = await callouts.payload(ctx, "external_payments", source, gateway)
+            body = await callouts.payload(
+                ctx, "external_payments", source, gateway, {leases.KEY_META: key}
+            )
+            await leases.hold(
+                ctx,
+                key=key,
+                order_id=order["id"],
+                action="token",
+                purpose="save",
+                gateway_id=gateway["id"],
+                target_type="external_payments",
+                target_id=source["id"],
+                amount=0,
+                body=body,
+            )
             await ctx.pause()
             # The breaker is counted in a transaction of its own: a failure raised below
             # rolls this request's work back, never the count.
-            outcome = await callouts.call(ctx, gateway, "token", body)
+            outcome = await callouts.call(ctx, gateway, "token", body, key)
             await ctx.resume()
-            if outcome.kind == "decline":
-                raise invalid(
-                    attr(SAVE),
-                    outcome.message or "customer token request declined",
-                    outcome.error_code or "declined",
-                )
             if outcome.kind != "success":
-                raise invalid(
-                    attr(SAVE), "customer token request failed", outcome.error_code or "failed"
-                )
-            data = outcome.data
-            if isinstance(data.get("customer_token"), str) and data["customer_token"]:
-                customer_token = data["customer_token"]
-            if isinstance(data.get("payment_source_token"), str) and data["payment_source_token"]:
-                source_token = data["payment_source_token"]
-            if isinstance(data.get("metadata"), dict):
-                metadata = data["metadata"]
-            # Imported by the integration meanwhile? Then that entry stands.
-            if await _existing_entry(ctx, source):
-                return
-        entry = await ctx.insert(
-            "customer_payment_sources",
-            {
-                "customer_id": order["customer_id"],
-                "payment_method_id": order.get("payment_method_id"),
-                "payment_source_id": source["id"],
-                "payment_source_type": "external_payments",
-                "customer_token": customer_token,
-                "payment_source_token": source_token,
-                "name": entry_name(source, method),
-                "metadata": metadata,
-                "default": False,
-            },
+                await leases.drop(ctx, key)
+                await ctx.commit()
+                await ctx.resume()
+                raise _refusal(outcome)
+        await store_entry(ctx, order, source, method, outcome, key)
+        if outcome is not None:
+            await leases.drop(ctx, key)
+
+
+def _refusal(outcome: Outcome) -> Exception:
+    if outcome.kind == "decline":
+        return invalid(
+            attr(SAVE),
+            outcome.message or "customer token request declined",
+            outcome.error_code or "declined",
         )
-        await ctx.update("external_payments", source["id"], {"wallet_id": entry["id"]})
+    return invalid(attr(SAVE), "customer token request failed", outcome.error_code or "failed")
+
+
+async def store_entry(
+    ctx: Ctx, order: Row, source: Row, method: Row | None, outcome: Outcome | None, key: str
+) -> Row | None:
+    """The wallet entry ``key`` from the token callout's answer (``None``: no callout).
+
+    Also used by the recovery of an interrupted save. ``None`` when an entry for the
+    source exists already (imported by the integration meanwhile: that entry stands).
+    """
+    customer_token: str | None = None
+    source_token = source.get("payment_source_token")
+    metadata: dict[str, Any] = {}
+    if outcome is not None:
+        data = outcome.data
+        if isinstance(data.get("customer_token"), str) and data["customer_token"]:
+            customer_token = data["customer_token"]
+        if isinstance(data.get("payment_source_token"), str) and data["payment_source_token"]:
+            source_token = data["payment_source_token"]
+        if isinstance(data.get("metadata"), dict):
+            metadata = data["metadata"]
+        if await _existing_entry(ctx, source):
+            return None
+    entry = await ctx.insert(
+        "customer_payment_sources",
+        {
+            "id": key,
+            "customer_id": order["customer_id"],
+            "payment_method_id": order.get("payment_method_id"),
+            "payment_source_id": source["id"],
+            "payment_source_type": "external_payments",
+            "customer_token": customer_token,
+            "payment_source_token": source_token,
+            "name": entry_name(source, method),
+            "metadata": metadata,
+            "default": False,
+        },
+    )
+    await ctx.update("external_payments", source["id"], {"wallet_id": entry["id"]})
+    return entry
 
 
 async def reuse(ctx: Ctx, row: Row, value: Any, _changes: Changes) -> None:

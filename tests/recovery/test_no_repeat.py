@@ -1,0 +1,61 @@
+"""With ``KASSA_CALLOUT_IDEMPOTENCY`` off (the default), recovery never calls again.
+
+For gateways that ignore ``Idempotency-Key`` a repeat could charge twice, so the
+interrupted callout is recorded as failed (outcome unknown) and the order goes back to
+``pending`` with its stock, without a second call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+import time
+
+import httpx
+
+from kassa.fake_processor import ProcessorServer
+from kassa.payments.recovery import INTERRUPTED
+from tests.api.payflow import state, stock, txns
+from tests.recovery.conftest import LEASE_SECONDS
+from tests.shop import Shop
+from tests.support import Server
+
+SERVER_ENV = {"KASSA_CALLOUT_IDEMPOTENCY": "0"}
+
+
+def test_an_interrupted_place_is_failed_without_a_second_call(
+    rserver: Server, processor: ProcessorServer
+) -> None:
+    shop = Shop.build(rserver, processor, account="acct-" + secrets.token_hex(4))
+    guest = shop.guest()
+    oid = shop.cart(guest)
+    shop.behave("authorize", mode="approve", hold=1.0, times=1)
+
+    def place() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            shop.place(guest, oid)
+
+    thread = threading.Thread(target=place, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not shop.calls("authorize"):
+        assert time.monotonic() < deadline, "the callout never reached the processor"
+        time.sleep(0.05)
+    assert rserver.process is not None
+    rserver.process.kill()
+    rserver.process.wait(10)
+    thread.join(10)
+    rserver.start()
+
+    deadline = time.monotonic() + LEASE_SECONDS + 8
+    while state(shop, oid)[0] != "pending":
+        assert time.monotonic() < deadline, f"still {state(shop, oid)}"
+        time.sleep(0.1)
+    [auth] = txns(shop, oid, "authorizations")
+    assert auth["attributes"]["succeeded"] is False
+    assert auth["attributes"]["error_code"] == INTERRUPTED
+    assert state(shop, oid) == ("pending", "unpaid")
+    assert stock(shop) == 100
+    [call] = shop.calls("authorize")  # never repeated
+    assert call["idempotency_key"] == auth["id"]
