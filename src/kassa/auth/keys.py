@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy.exc import IntegrityError
 
 from kassa.ids import now
 from kassa.store.db import Database
@@ -46,16 +45,25 @@ def _kid(key: rsa.RSAPrivateKey) -> str:
     return hashlib.sha256(der).hexdigest()[:16]
 
 
+_KEY_LOCK = 0x4B617373  # "Kass": the advisory lock that serializes creating the key
+
+
 async def load_or_create(db: Database) -> SigningKey:
-    """The oldest stored key; the first process to start creates it."""
-    for _ in range(3):
-        async with db.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(signing_keys).order_by(signing_keys.c.created_at).limit(1)
-                )
-            ).first()
+    """The oldest stored key; the first process to start creates it.
+
+    The read and the insert share one write transaction that is serialized across processes
+    (``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on PostgreSQL), so
+    workers starting together on a fresh database agree on one key.
+    """
+    conn = await db.connect(write=True)
+    try:
+        if not db.is_sqlite:
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEY_LOCK})
+        row = (
+            await conn.execute(sa.select(signing_keys).order_by(signing_keys.c.created_at).limit(1))
+        ).first()
         if row is not None:
+            await conn.rollback()
             key = serialization.load_pem_private_key(row.private_pem.encode(), password=None)
             assert isinstance(key, rsa.RSAPrivateKey)
             return SigningKey(row.kid, key)
@@ -65,11 +73,10 @@ async def load_or_create(db: Database) -> SigningKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ).decode()
-        try:
-            async with db.engine.begin() as conn:
-                await conn.execute(
-                    signing_keys.insert().values(kid=_kid(new), private_pem=pem, created_at=now())
-                )
-        except IntegrityError:
-            continue
-    raise RuntimeError("could not load or create the signing key")
+        await conn.execute(
+            signing_keys.insert().values(kid=_kid(new), private_pem=pem, created_at=now())
+        )
+        await conn.commit()
+        return SigningKey(_kid(new), new)
+    finally:
+        await db.close(conn)

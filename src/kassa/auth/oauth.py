@@ -30,7 +30,7 @@ from kassa.auth.tokens import (
     revoke_family,
 )
 from kassa.engine.context import Services
-from kassa.engine.ratelimit import Limit, SlidingWindow
+from kassa.engine.ratelimit import TokenLimiter
 from kassa.ids import now
 from kassa.jsonapi.errors import ApiError
 from kassa.jsonapi.query import has_nul, nul_path
@@ -160,7 +160,9 @@ class OAuth:
     def __init__(self, services: Services, tokens: TokenService):
         self.services = services
         self.tokens = tokens
-        self.limiter = SlidingWindow(Limit(services.settings.token_rate_limit, 60))
+        counter = services.extras.get("rate_counter")  # set when KASSA_RATE_LIMIT is on
+        limit = services.settings.token_rate_limit
+        self.limiter = TokenLimiter(counter, limit) if counter is not None else None
 
     @property
     def tables(self) -> dict[str, sa.Table]:
@@ -171,9 +173,12 @@ class OAuth:
         settings = self.services.settings
         client = request.client.host if request.client else "?"
         client_address.set(client)  # the password grant throttles per address
-        limited = settings.rate_limit and not self.limiter.allow(client)
-        headers = self.limiter.headers(client) if settings.rate_limit else {}
-        if limited:
+        allowed, headers = (
+            await self.limiter.check(client)
+            if settings.rate_limit and self.limiter is not None
+            else (True, {})
+        )
+        if not allowed:
             body = {
                 "errors": [
                     {

@@ -42,7 +42,7 @@ _OUTCOMES: dict[str, tuple[int, ...]] = {
     "retrieve": (400, 401, 404, 406, 429),
     "create": (400, 401, 404, 406, 409, 413, 415, 422, 423, 429),
     "update": (400, 401, 404, 406, 409, 413, 415, 422, 423, 429),
-    "delete": (401, 404, 406, 409, 422, 423, 429),
+    "delete": (400, 401, 404, 406, 409, 422, 423, 429),
 }
 """The error statuses each kind of operation may answer."""
 
@@ -53,6 +53,20 @@ def _content(schema: Schema, media_type: str = JSONAPI) -> Schema:
 
 def _errors(statuses: tuple[int, ...]) -> Schema:
     return {str(s): ref("responses", f"Error{s}") for s in statuses}
+
+
+_WRITES = frozenset({"create", "update", "delete"})
+
+IDEMPOTENCY_KEY: Schema = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Kassa extension: the first answer to this key is kept for 24 h and replayed "
+    "(with `Idempotent-Replayed: true`) to the same caller's identical request; another request "
+    "with the key answers 422, one still running 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+"""The ``Idempotency-Key`` header every write accepts (kassa.engine.idempotency)."""
 
 
 def _operation(
@@ -72,7 +86,9 @@ def _operation(
         "tags": [res.type],
         "security": [{"bearer": []}, {"oauth2": []}],
         "x-kassa-access": kinds,
-        "parameters": parameters,
+        "parameters": [*parameters, ref("parameters", "IdempotencyKey")]
+        if verb in _WRITES
+        else parameters,
         "responses": {**responses, **_errors(_OUTCOMES[verb])},
     }
     return op
@@ -315,7 +331,9 @@ def build_document(registry: Registry, server_url: str | None = None) -> dict[st
         "paths": paths,
         "components": {
             "schemas": {**static.schemas(), **dict(sorted(builder.schemas.items()))},
-            "parameters": dict(sorted(builder.parameters.items())),
+            "parameters": dict(
+                sorted({**builder.parameters, "IdempotencyKey": IDEMPOTENCY_KEY}.items())
+            ),
             "responses": static.responses(),
             "securitySchemes": static.security_schemes(),
         },
