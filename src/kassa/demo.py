@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from kassa.fake_processor import ProcessorServer
 
 JSONAPI = "application/vnd.api+json"
 EUR_49 = 4900
+STEPS = 10  # the numbered steps of the story (Demo.step), shown as [n/10]
 
 
 class DemoError(Exception):
@@ -70,13 +72,14 @@ class Demo:
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:
+        """A numbered step, ``[ 3/10] title``; flushed, so a pipe shows the progress too."""
         self.step_no += 1
-        print(f"\n{self.step_no:>2}. {title}")
+        print(f"\n[{self.step_no:>2}/{STEPS}] {title}", flush=True)
         yield
 
     @staticmethod
     def say(line: str) -> None:
-        print(f"    {line}")
+        print(f"    {line}", flush=True)
 
     # --- HTTP -----------------------------------------------------------------------------
 
@@ -460,6 +463,7 @@ async def run_demo(base_url: str) -> int:
             print(f"Kassa is not reachable at {base_url} ({exc}). Start it with `make serve`.")
             return 1
         account = "demo-" + secrets.token_hex(4)
+        started = time.monotonic()
         with ProcessorServer() as processor:
             print(f"Kassa demo: reusing a saved payment source, against {base_url}")
             print(f"Organization {creds['organization_slug']} (credentials from {path})")
@@ -480,6 +484,6 @@ async def run_demo(base_url: str) -> int:
     print(
         f"\nDone: order 2 was paid with wallet entry {entry['id']} "
         f"(payment_source_token {entry['attributes']['payment_source_token']}), "
-        "with no new card token."
+        f"with no new card token. ({STEPS} steps in {time.monotonic() - started:.1f} s)"
     )
     return 0

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import random
 import string
-import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassa.ids import now
+from kassa.progress import Progress
 from kassa.resources.registry import build_registry
 from kassa.settings import Settings
 from kassa.store.db import Database
@@ -49,30 +48,6 @@ PAYMENT_STATUS = {
 
 class SeedError(Exception):
     """The shop cannot be seeded as asked."""
-
-
-class Progress:
-    """A one-line progress bar on standard error."""
-
-    def __init__(self, total: int, label: str, out: Any = sys.stderr) -> None:
-        self.total, self.label, self.out = max(total, 1), label, out
-        self.started = time.monotonic()
-        self.done = 0
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        share = min(self.done / self.total, 1.0)
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        bar = "#" * int(share * 30)
-        self.out.write(
-            f"\r{self.label} [{bar:<30}] {share:4.0%} {self.done:,}/{self.total:,}"
-            f"  {self.done / elapsed:,.0f}/s "
-        )
-        self.out.flush()
-
-    def finish(self) -> float:
-        self.out.write("\n")
-        return time.monotonic() - self.started
 
 
 class Loader:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kassa.progress import Progress
 from tests.support import Server, free_port, token_for
 
 
@@ -29,18 +31,51 @@ def _kassa(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_migrate_lists_the_migrations_it_applied_then_says_up_to_date(tmp_path: Path) -> None:
+def test_migrate_shows_each_migration_as_it_applies_then_says_up_to_date(tmp_path: Path) -> None:
     env = {"KASSA_DATA_DIR": str(tmp_path)}
     first = _kassa("migrate", env=env)
     assert first.returncode == 0, first.stderr
-    applied = re.findall(r"^  applied (\w+)  ", first.stdout, re.MULTILINE)
-    assert len(applied) >= 1 and applied[0] == "e0135df9d999", first.stdout
-    assert f"Applied {len(applied)} migration" in first.stdout
+    # One line per revision, numbered against the total and timed: [2/7] applying <rev> ...
+    steps = re.findall(
+        r"^  \[\s*(\d+)/(\d+)\] applying (\w+)  .+ \.\.\. done in \d+\.\d s$",
+        first.stdout,
+        re.MULTILINE,
+    )
+    assert steps and steps[0][2] == "e0135df9d999", first.stdout
+    assert [int(n) for n, _, _ in steps] == list(range(1, len(steps) + 1))
+    assert {int(total) for _, total, _ in steps} == {len(steps)}
+    assert re.search(rf"^Applied {len(steps)} migrations? in \d+\.\d s\.$", first.stdout, re.M)
     assert str(tmp_path / "kassa.sqlite3") in first.stdout
     again = _kassa("migrate", env=env)
     assert again.returncode == 0, again.stderr
-    assert "applied" not in again.stdout
+    assert "applying" not in again.stdout
     assert "Already up to date" in again.stdout
+
+
+def test_migrate_explains_a_database_it_cannot_use(server: Server, tmp_path: Path) -> None:
+    """No traceback: the missing database (PostgreSQL) or unusable file (SQLite) is named."""
+    if server.backend == "postgres":
+        base = server.database_url.rsplit("/", 1)[0]
+        name = "kassa_missing_" + secrets.token_hex(4)
+        done = _kassa("migrate", env={"KASSA_DATABASE_URL": f"{base}/{name}"})
+        expected = f"the PostgreSQL database '{name}' does not exist on "
+        assert expected in done.stderr and "create it with: createdb " in done.stderr
+    else:
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a directory")
+        url = f"sqlite+aiosqlite:///{blocker / 'kassa.sqlite3'}"
+        done = _kassa("migrate", env={"KASSA_DATABASE_URL": url})
+        assert "kassa migrate: cannot use the database sqlite+aiosqlite:///" in done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_migrate_explains_a_postgresql_server_that_is_not_running() -> None:
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/kassa"
+    done = _kassa("migrate", env={"KASSA_DATABASE_URL": url})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "kassa migrate: cannot connect to PostgreSQL at 127.0.0.1:" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
 
 
 def test_init_says_created_then_reused_and_where_the_credentials_are(tmp_path: Path) -> None:
@@ -185,3 +220,16 @@ def test_every_response_has_a_request_id(server: Server, sent: str, echoed: bool
             assert rid != sent and re.fullmatch(r"[0-9a-f]{32}", rid), rid
             seen.add(rid)
     assert echoed or len(seen) == len(requests)  # a fresh id per request
+
+
+def test_progress_bar_into_a_log_writes_at_most_one_line_per_tenth() -> None:
+    """`kassa seed` into a file or CI log: no carriage-return flood, the end always shown."""
+    out = io.StringIO()
+    progress = Progress(1000, "orders   ", out=out)
+    for _ in range(250):
+        progress.advance(4)
+    progress.finish()
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert len(lines) == 11, lines  # 0% .. 100%
+    assert lines[-1].startswith("orders    [" + "#" * 30 + "] 100% 1,000/1,000"), lines[-1]

@@ -1,5 +1,5 @@
 """What the official Commerce Layer CLI sends, over real HTTP: `-a name=value` attributes as
-text, the `bundles` lookup of `checkout`, and a clear answer for the missing webhooks."""
+text, the `bundles` lookup of `checkout`, and the webhooks that replaced a placeholder."""
 
 from __future__ import annotations
 
@@ -84,14 +84,12 @@ def test_bundles_is_an_empty_list(admin: Client, server: Server) -> None:
     assert anonymous.status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/api/webhooks", "/api/webhooks/abc", "/api/event_callbacks"])
-def test_webhooks_say_what_is_missing(admin: Client, path: str) -> None:
+@pytest.mark.parametrize("path", ["/api/webhooks", "/api/event_callbacks"])
+def test_webhooks_are_served(admin: Client, path: str) -> None:
+    """Webhooks used to be a placeholder 404; they are real resources now."""
     response = admin.get(path)
-    assert response.status_code == 404
-    assert "Webhooks are not available" in error_of(response)["detail"]
-    created = admin.post(
-        "/api/webhooks",
-        {"data": {"type": "webhooks", "attributes": {"topic": "orders.create"}}},
-    )
-    assert created.status_code == 404
-    assert "Webhooks are not available" in error_of(created)["detail"]
+    assert response.status_code == 200, response.text
+    assert response.json()["data"] == []
+    missing = admin.get(path + "/abc")
+    assert missing.status_code == 404
+    assert error_of(missing)["code"] == "RECORD_NOT_FOUND"

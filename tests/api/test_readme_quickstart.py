@@ -125,5 +125,12 @@ def test_quick_start_runs_as_written(clone: tuple[Path, list[subprocess.Popen[by
     assert walkthrough.count('{"status":"placed","payment_status":"authorized"}') == 2
     assert "order 2 was paid with wallet entry" in demo
     serve_log = (work / "background-0.log").read_text()
-    for said in ("Migrating", "Organization  demo-shop", "Kassa         http://127.0.0.1:8080"):
+    for said in (
+        "==> Applying database migrations",
+        "Migrating",
+        "] applying e0135df9d999  initial schema ... done in",  # one line per migration
+        "Organization  demo-shop",
+        "Kassa         http://127.0.0.1:8080",
+        "Request log   ",
+    ):
         assert said in serve_log, serve_log

@@ -47,9 +47,11 @@ def test_demo_runs_the_wallet_story(served: Server) -> None:
     out = done.stdout
     assert done.returncode == 0, f"exit {done.returncode}\n{out}\n{done.stderr}"
     assert "Organization demo-shop" in out
-    # Numbered steps, the two seed requests among them.
-    steps = re.findall(r"^\s*(\d+)\. ", out, re.MULTILINE)
-    assert steps == [str(n) for n in range(1, len(steps) + 1)] and len(steps) >= 8, out
+    # Numbered steps with their total, [ 1/10] to [10/10]; the two seed requests among them.
+    steps = re.findall(r"^\[\s*(\d+)/(\d+)\] ", out, re.MULTILINE)
+    assert [int(n) for n, _ in steps] == list(range(1, 11)), out
+    assert {total for _, total in steps} == {"10"}, out
+    assert re.search(r"\(10 steps in \d+\.\d s\)", out), out
     assert "_save_payment_source_to_customer_wallet" in out
     assert "?include=available_customer_payment_sources" in out
     # The wallet entry's tokens, as the reference processor's token_url issued them.

@@ -66,5 +66,20 @@ def upgrade(url: str) -> list[tuple[str, str]]:
     return list(reversed(applied))
 
 
+def pending_revisions(url: str) -> list[tuple[str, str]]:
+    """The ``(revision, message)`` pairs :func:`upgrade` would apply, oldest first."""
+    _ensure_dir(url)
+    before = current_heads(url)
+    script = ScriptDirectory.from_config(alembic_config(url))
+    walked = list(script.iterate_revisions("heads", before or "base"))
+    return [(s.revision, s.doc or "") for s in reversed(walked) if s.revision not in before]
+
+
+def upgrade_to(url: str, revision: str) -> None:
+    """Migrate up to ``revision`` (one step at a time, for progress output)."""
+    _ensure_dir(url)
+    command.upgrade(alembic_config(url), revision)
+
+
 def revision(url: str, message: str) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True)
