@@ -96,3 +96,26 @@ def processor() -> Iterator[ProcessorServer]:
 @pytest.fixture
 def shop(server: Server, processor: ProcessorServer) -> Shop:
     return Shop.build(server, processor, account="acct-" + secrets.token_hex(4))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``KASSA_TEST_SHARD``: ``postgres`` keeps the PostgreSQL cases, ``rest`` everything else.
+
+    ``tests/run_suite.sh`` runs the two shards side by side (``make test``); a case is a
+    PostgreSQL one when ``postgres`` is among its parameters (``test_x[postgres]``).
+    """
+    shard = os.environ.get("KASSA_TEST_SHARD")
+    if not shard:
+        return
+    if shard not in ("postgres", "rest"):
+        raise pytest.UsageError(f"KASSA_TEST_SHARD must be postgres or rest, not {shard!r}")
+
+    def on_postgres(item: pytest.Item) -> bool:
+        params = item.nodeid.partition("[")[2].removesuffix("]")
+        return "postgres" in params.split("-")
+
+    keep = [i for i in items if on_postgres(i) == (shard == "postgres")]
+    dropped = [i for i in items if on_postgres(i) != (shard == "postgres")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep

@@ -112,12 +112,18 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
 
-    def start(self, workers: int = 1, extra_env: dict[str, str] | None = None) -> None:
+    def start(
+        self, workers: int = 1, extra_env: dict[str, str] | None = None, migrate: bool = True
+    ) -> None:
         port = int(self.base_url.rsplit(":", 1)[1])
         env = {**os.environ, **self.env, **(extra_env or {})}
-        subprocess.run(
-            [sys.executable, "-m", "kassa", "migrate"], env=env, check=True, capture_output=True
-        )
+        if migrate:
+            subprocess.run(
+                [sys.executable, "-m", "kassa", "migrate"],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         log = open(self.data_dir / f"server-{port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [

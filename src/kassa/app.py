@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,20 +21,22 @@ from kassa import openapi, placeholders
 from kassa.auth.keys import load_or_create
 from kassa.auth.oauth import OAuth
 from kassa.auth.principal import Principal
-from kassa.auth.tokens import TokenService, in_force
-from kassa.engine import handlers
+from kassa.auth.tokens import TokenService, Verified, in_force
+from kassa.engine import handlers, idempotency
 from kassa.engine.context import Ctx, Services
-from kassa.engine.ratelimit import ApiLimiter
+from kassa.engine.idempotency import Claim, IdempotencyKeys, Stored
+from kassa.engine.ratelimit import ApiLimiter, Counter, counter_for
 from kassa.http_guard import HttpGuard, split_host
 from kassa.jsonapi.errors import ApiError, error_object, invalid_token, not_found
 from kassa.jsonapi.query import parse_query
 from kassa.outbound import Policy
 from kassa.outbound import client as outbound_client
-from kassa.payments import async_completion
+from kassa.payments import async_completion, recovery
 from kassa.request_log import RequestLog
 from kassa.resources.registry import build_registry
 from kassa.settings import Settings
 from kassa.store.db import Database, statement_count
+from kassa.webhooks.worker import Worker, start_worker
 
 log = logging.getLogger("kassa")
 JSONAPI = "application/vnd.api+json"
@@ -66,12 +69,22 @@ def _check_media_types(request: Request) -> None:
 class Api:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.db = Database(settings.database_url, log_sql=settings.sql_log)
+        self.db = Database(
+            settings.database_url, pool_size=settings.database_pool_size, log_sql=settings.sql_log
+        )
         self.registry = build_registry()
         self.services: Services | None = None
         self.tokens: TokenService | None = None
         self.oauth: OAuth | None = None
-        self.limiter = ApiLimiter() if settings.rate_limit else None
+        self.worker: Worker | None = None
+        self.rate_counter: Counter | None = None
+        self.limiter: ApiLimiter | None = None
+        if settings.rate_limit:
+            self.rate_counter = counter_for(settings.redis_url, self.db)
+            self.limiter = ApiLimiter(self.rate_counter)
+        self.idempotency = IdempotencyKeys(
+            self.db, settings.idempotency_ttl, settings.idempotency_lease
+        )
 
     async def startup(self) -> None:
         http = outbound_client(
@@ -80,14 +93,20 @@ class Api:
             headers={"User-Agent": "Kassa/0.1"},
         )
         self.services = Services(self.settings, self.db, self.registry, http)
+        self.services.extras["rate_counter"] = self.rate_counter
         key = await load_or_create(self.db)
         self.tokens = TokenService(key, self.settings.domain)
         self.oauth = OAuth(self.services, self.tokens)
         self.services.extras["tokens"] = self.tokens
+        self.worker = start_worker(self.services)  # webhook delivery (KASSA_WEBHOOK_WORKER)
 
     async def shutdown(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
         if self.services is not None:
             await self.services.http.aclose()
+        if self.rate_counter is not None:
+            await self.rate_counter.close()
         await self.db.dispose()
 
     def base_url(self, request: Request) -> str:
@@ -106,6 +125,9 @@ class Api:
         return f"{request.url.scheme}://{name}{':' + port if port else ''}"
 
     async def principal(self, request: Request) -> Principal:
+        return (await self.verified(request)).principal
+
+    async def verified(self, request: Request) -> Verified:
         """The verified caller; 401 ``INVALID_TOKEN`` for a bad, expired or revoked token.
 
         Costs one statement per request, whatever the process's cache holds: the deny list
@@ -121,38 +143,77 @@ class Api:
             ok = await in_force(conn, verified, self.registry["customers"].table)
         if not ok:
             raise invalid_token()
-        return verified.principal
+        return verified
 
     async def api(self, request: Request) -> Response:
         counter = [0] if self.settings.query_count_header else None
         reset = statement_count.set(counter)
+        claims: list[Claim] = []
         try:
-            response = await self._api(request)
+            response = await self._api(request, claims)
+            if claims:
+                await self._settle(claims[0], response)
+        except BaseException:
+            if claims:  # cancelled mid-request: a retry must be able to run it
+                await self.idempotency.release(claims[0])
+            raise
         finally:
             statement_count.reset(reset)
         if counter is not None:
             response.headers["X-Kassa-Queries"] = str(counter[0])
         return response
 
-    def _rate_limit(self, request: Request, principal: Principal) -> dict[str, str]:
+    async def _settle(self, claim: Claim, response: Response) -> None:
+        """Keep the answer of a keyed write (or release its key); the answer goes out anyway."""
+        try:
+            await self.idempotency.settle(
+                claim, response.status_code, dict(response.headers), bytes(response.body)
+            )
+        except Exception:
+            log.exception("could not store the answer to an idempotency key")
+
+    async def _claim(self, request: Request, verified: Verified) -> Claim | Response | None:
+        """For a write with an ``Idempotency-Key``: run it (a claim) or replay its answer."""
+        raw = request.headers.get(idempotency.HEADER)
+        if raw is None or request.method not in idempotency.METHODS:
+            return None
+        key = idempotency.checked_key(raw)
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        scope = idempotency.caller_scope(verified.principal, verified.jti)
+        outcome = await self.idempotency.claim(
+            key, scope, request.method, path, await request.body()
+        )
+        if isinstance(outcome, Stored):
+            headers = {**outcome.headers, idempotency.REPLAYED: "true"}
+            return Response(outcome.body, outcome.status, headers=headers)
+        return outcome
+
+    async def _rate_limit(self, request: Request, principal: Principal) -> dict[str, str]:
         """``X-Ratelimit-*`` headers for this request; raises 429 when a window is full."""
         if self.limiter is None:
             return {}
         client = request.client.host if request.client else "?"
         parts = [p for p in request.path_params["path"].split("/") if p]
-        ok, headers = self.limiter.check(client, principal.mode, request.method, parts)
+        ok, headers = await self.limiter.check(client, principal.mode, request.method, parts)
         if not ok:
             raise ApiError(429, [error_object(429, "TOO_MANY_REQUESTS")], headers)
         return headers
 
-    async def _api(self, request: Request) -> Response:
+    async def _api(self, request: Request, claims: list[Claim]) -> Response:
         assert self.services is not None
         ctx: Ctx | None = None
         limits: dict[str, str] = {}
         try:
             _check_media_types(request)
-            principal = await self.principal(request)
-            limits = self._rate_limit(request, principal)
+            verified = await self.verified(request)
+            principal = verified.principal
+            limits = await self._rate_limit(request, principal)
+            claimed = await self._claim(request, verified)
+            if isinstance(claimed, Response):
+                claimed.headers.update(limits)
+                return claimed
+            if claimed is not None:
+                claims.append(claimed)
             query, query_error = None, None
             try:
                 query = parse_query(request.query_params.multi_items())
@@ -236,9 +297,15 @@ def build_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await api.startup()
+        assert api.services is not None
+        # Callouts left in flight by a process that died: a scan now, then periodically.
+        stop_recovery = asyncio.Event()
+        scans = asyncio.create_task(recovery.run_periodically(api.services, stop_recovery))
         try:
             yield
         finally:
+            stop_recovery.set()
+            await scans
             await api.shutdown()
 
     methods = ["GET", "POST", "PATCH", "DELETE", "PUT", "OPTIONS"]

@@ -1,4 +1,4 @@
-"""``kassa serve | migrate | init | demo | fake-gateway``."""
+"""``kassa serve | worker | migrate | init | demo | fake-gateway``."""
 
 from __future__ import annotations
 
@@ -118,18 +118,66 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(settings: Settings) -> int:
-    from kassa.store.migrate import upgrade
+def _worker(settings: Settings) -> int:
+    from kassa.engine.context import Services
+    from kassa.payments.recovery import recover_once
+    from kassa.webhooks.standalone import run_worker
+    from kassa.webhooks.worker import register
 
-    where = _safe_url(settings.database_url)
-    print(f"Migrating {where}", flush=True)
-    applied = upgrade(settings.database_url)
-    for revision, message in applied:
-        print(f"  applied {revision}  {message}")
-    if applied:
-        print(f"Applied {len(applied)} migration{'s' if len(applied) != 1 else ''}.")
-    else:
-        print("Already up to date: no migration to apply.")
+    async def recovery_scan(services: Services) -> None:
+        await recover_once(services)
+
+    # The same recovery scan `kassa serve` runs, so a box that only runs workers still
+    # finishes the callouts a crashed API process left in flight.
+    register(settings.recovery_interval_seconds, "callout recovery", recovery_scan)
+    print(f"Kassa worker  {_safe_url(settings.database_url)}; stop with Ctrl-C", flush=True)
+    return run_worker(settings)
+
+
+def _database_problem(exc: BaseException, url: str) -> str:
+    """What went wrong reaching the database, and the command that usually fixes it."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    cause = " ".join(str(exc).split())[:300] or type(exc).__name__
+    if parsed.get_backend_name() != "postgresql":
+        return f"cannot use the database {_safe_url(url)}: {cause}"
+    host, port, user = parsed.host or "127.0.0.1", parsed.port or 5432, parsed.username
+    if "does not exist" in cause and parsed.database and f'"{parsed.database}"' in cause:
+        return (
+            f"the PostgreSQL database {parsed.database!r} does not exist on {host}:{port}; "
+            f"create it with: createdb -h {host} -p {port} -U {user or 'postgres'} "
+            f"{parsed.database}"
+        )
+    return (
+        f"cannot connect to PostgreSQL at {host}:{port} ({cause}); is it running "
+        "(Debian: apt-get install postgresql), and is KASSA_DATABASE_URL right?"
+    )
+
+
+def _migrate(settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kassa.progress import Steps
+    from kassa.store.migrate import pending_revisions, upgrade_to
+
+    url = settings.database_url
+    print(f"Migrating {_safe_url(url)}", flush=True)
+    try:
+        todo = pending_revisions(url)
+        if not todo:
+            print("Already up to date: no migration to apply.")
+            return 0
+        # One revision at a time, so a slow migration shows which one is running.
+        steps = Steps(len(todo))
+        for revision, message in todo:
+            with steps.step(f"applying {revision}  {message}"):
+                upgrade_to(url, revision)
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"kassa migrate: {_database_problem(exc, url)}", file=sys.stderr)
+        return 1
+    count = f"{len(todo)} migration{'s' if len(todo) != 1 else ''}"
+    print(f"Applied {count} in {steps.elapsed():.1f} s.")
     return 0
 
 
@@ -249,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         help="write one line per request to standard output (method, path, status, duration, "
         "request id); KASSA_LOG_FORMAT=json writes JSON lines instead",
     )
+    sub.add_parser("worker", help="deliver webhook events (and other background jobs)")
     sub.add_parser("migrate", help="apply database migrations")
     init = sub.add_parser("init", help="create an organization and API credentials")
     init.add_argument("--slug", default="demo-shop")
@@ -275,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if args.command == "serve":
         return _serve(settings, args)
+    if args.command == "worker":
+        return _worker(settings)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "init":

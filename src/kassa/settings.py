@@ -57,9 +57,28 @@ class Settings:
     integration_token_ttl: int = 7200
     refresh_token_ttl: int = 14 * 24 * 3600
     callout_timeout: float = 10.0
+    callout_lease_seconds: float | None = None
+    """Seconds a gateway callout (and the order's lock) is leased to its process; once past,
+    the recovery scan takes it over. Default ``3 × callout_timeout + 10``; never less than
+    ``callout_timeout + 1``."""
+    callout_idempotency: bool = False
+    """The gateways honour ``Idempotency-Key``: recovery repeats an interrupted callout with
+    its key. Off: it records the callout as failed (outcome unknown) without calling again."""
+    recovery_interval_seconds: float = 30.0
+    """Seconds between two recovery scans inside ``kassa serve`` (one also runs at start-up)."""
     circuit_threshold: int = 30
     rate_limit: bool = False
     token_rate_limit: int = 30
+    database_pool_size: int = 10
+    """PostgreSQL connections each process keeps (it may open as many again under load): with
+    ``--workers N`` up to ``2 × N ×`` this many, which must fit ``max_connections``."""
+    redis_url: str | None = None
+    """Where rate-limit counters live when set (``redis://host:6379/0``); else the database."""
+    idempotency_ttl: int = 24 * 3600
+    """Seconds the answer to an ``Idempotency-Key`` is kept for replay."""
+    idempotency_lease: float = 60.0
+    """Seconds a key stays held by a request still running; once past (its process died),
+    a retry with the same key runs the request again."""
     query_count_header: bool = False
     """Expose ``X-Kassa-Queries`` (SQL statements per request); for tests and benchmarks."""
     sql_log: bool = False
@@ -103,9 +122,16 @@ class Settings:
             integration_token_ttl=_int("KASSA_INTEGRATION_TOKEN_TTL", 7200),
             refresh_token_ttl=_int("KASSA_REFRESH_TOKEN_TTL", 14 * 24 * 3600),
             callout_timeout=_float("KASSA_CALLOUT_TIMEOUT", 10.0),
+            callout_lease_seconds=_float("KASSA_CALLOUT_LEASE_SECONDS", 0.0) or None,
+            callout_idempotency=_bool("KASSA_CALLOUT_IDEMPOTENCY", False),
+            recovery_interval_seconds=max(0.1, _float("KASSA_RECOVERY_INTERVAL_SECONDS", 30.0)),
             circuit_threshold=_int("KASSA_CIRCUIT_THRESHOLD", 30),
             rate_limit=_bool("KASSA_RATE_LIMIT", False),
             token_rate_limit=_int("KASSA_TOKEN_RATE_LIMIT", 30),
+            database_pool_size=max(1, _int("KASSA_DATABASE_POOL_SIZE", 10)),
+            redis_url=os.environ.get("KASSA_REDIS_URL") or None,
+            idempotency_ttl=max(1, _int("KASSA_IDEMPOTENCY_TTL", 24 * 3600)),
+            idempotency_lease=max(0.1, _float("KASSA_IDEMPOTENCY_LEASE", 60.0)),
             query_count_header=_bool("KASSA_QUERY_COUNT_HEADER", False),
             sql_log=_bool("KASSA_SQL_LOG", False),
             exact_count_limit=max(1, _int("KASSA_EXACT_COUNT_LIMIT", 10_000)),
