@@ -5,14 +5,25 @@ Module-scoped and separate from the session servers: these tests kill it with SI
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import _backends
-from tests.support import Server, create_postgres_database, drop_postgres_database, free_port
+from tests.shop import Shop
+from tests.support import (
+    Client,
+    Server,
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+)
 
 LEASE_SECONDS = 3.0
 """``KASSA_CALLOUT_LEASE_SECONDS`` of these servers (the callout timeout is 2 s)."""
@@ -51,3 +62,23 @@ def rserver(
         srv.stop()
         if backend == "postgres":
             drop_postgres_database(url)
+
+
+def kill_during_place(server: Server, shop: Shop, client: Client, order_id: str) -> None:
+    """Send ``_place`` and kill the server (SIGKILL) while the processor holds its authorize."""
+    shop.behave("authorize", mode="approve", hold=1.0, times=1)
+
+    def place() -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            shop.place(client, order_id)
+
+    thread = threading.Thread(target=place, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not shop.calls("authorize"):
+        assert time.monotonic() < deadline, "the callout never reached the processor"
+        time.sleep(0.05)
+    assert server.process is not None
+    server.process.kill()
+    server.process.wait(10)
+    thread.join(10)

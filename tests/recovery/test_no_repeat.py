@@ -7,17 +7,13 @@ interrupted callout is recorded as failed (outcome unknown) and the order goes b
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-import threading
 import time
-
-import httpx
 
 from kassa.fake_processor import ProcessorServer
 from kassa.payments.recovery import INTERRUPTED
 from tests.api.payflow import state, stock, txns
-from tests.recovery.conftest import LEASE_SECONDS
+from tests.recovery.conftest import LEASE_SECONDS, kill_during_place
 from tests.shop import Shop
 from tests.support import Server
 
@@ -30,22 +26,7 @@ def test_an_interrupted_place_is_failed_without_a_second_call(
     shop = Shop.build(rserver, processor, account="acct-" + secrets.token_hex(4))
     guest = shop.guest()
     oid = shop.cart(guest)
-    shop.behave("authorize", mode="approve", hold=1.0, times=1)
-
-    def place() -> None:
-        with contextlib.suppress(httpx.HTTPError):
-            shop.place(guest, oid)
-
-    thread = threading.Thread(target=place, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not shop.calls("authorize"):
-        assert time.monotonic() < deadline, "the callout never reached the processor"
-        time.sleep(0.05)
-    assert rserver.process is not None
-    rserver.process.kill()
-    rserver.process.wait(10)
-    thread.join(10)
+    kill_during_place(rserver, shop, guest, oid)
     rserver.start()
 
     deadline = time.monotonic() + LEASE_SECONDS + 8

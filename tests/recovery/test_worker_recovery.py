@@ -7,21 +7,18 @@ the worker has repeated the callout with its key and the database shows the orde
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from kassa.fake_processor import ProcessorServer
 from tests.api.payflow import state, txns
-from tests.recovery.conftest import LEASE_SECONDS
+from tests.recovery.conftest import LEASE_SECONDS, kill_during_place
 from tests.shop import Shop
 from tests.support import Server
 
@@ -52,22 +49,7 @@ def test_the_worker_recovers_a_place_while_no_server_runs(
     shop = Shop.build(rserver, processor, account="acct-" + secrets.token_hex(4))
     guest = shop.guest()
     oid = shop.cart(guest)
-    shop.behave("authorize", mode="approve", hold=1.0, times=1)
-
-    def place() -> None:
-        with contextlib.suppress(httpx.HTTPError):
-            shop.place(guest, oid)
-
-    thread = threading.Thread(target=place, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not shop.calls("authorize"):
-        assert time.monotonic() < deadline, "the callout never reached the processor"
-        time.sleep(0.05)
-    assert rserver.process is not None
-    rserver.process.kill()
-    rserver.process.wait(10)
-    thread.join(10)
+    kill_during_place(rserver, shop, guest, oid)
     assert _order_status(rserver.database_url, oid)[0] == "placing"
 
     worker = subprocess.Popen(

@@ -9,8 +9,8 @@ from kassa.commerce.orders import editable, refresh
 from kassa.commerce.placing import restore_stock
 from kassa.engine.context import Ctx
 from kassa.ids import now
-from kassa.jsonapi.errors import attr, invalid_transition, not_editable, rel
-from kassa.payments import flows
+from kassa.jsonapi.errors import ApiError, attr, invalid_transition, not_editable, rel
+from kassa.payments import flows, leases
 from kassa.resources.base import Changes, Row
 
 SOURCE = rel("payment_source")
@@ -33,7 +33,7 @@ async def approve_and_capture(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
         if order["status"] != "placed" or order.get("payment_status") != "authorized":
             raise invalid_transition("_approve_and_capture")
         pay = await flows.load(ctx, order)
-        outcome = await flows.capture_order(ctx, pay)
+        outcome = await flows.capture_order(ctx, pay, purpose=flows.APPROVE_AND_CAPTURE)
         # Approved only once the capture went through: a decline (422) or a transport
         # failure (200) leaves the order placed and authorized (§4.6).
         approval = {"status": "approved", "approved_at": now()}
@@ -60,7 +60,7 @@ async def cancel(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
         pay = await flows.load(ctx, order)
         if pay.succeeded("captures"):
             raise invalid_transition("_cancel")
-        outcome = await flows.void_order(ctx, pay)
+        outcome = await flows.void_order(ctx, pay, purpose=flows.CANCEL)
         if outcome is not None and not outcome.ok:
             # Declined (422) or not confirmed (transport failure, pending): not cancelled.
             await flows.finish(ctx, pay, outcome, "void", SOURCE)
@@ -95,6 +95,16 @@ async def fulfill(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
 async def pending(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
     if row["status"] not in ("draft", "placing"):
         raise invalid_transition("_pending")
+    if row["status"] == "placing" and await leases.held(ctx, row["id"]):
+        # Its authorization is in flight or waiting for the recovery scan, which ends the
+        # placement either way; moving the order now would strand that authorization.
+        raise ApiError.of(
+            423,
+            "LOCKED",
+            "Locked",
+            "This order's authorization is in flight or being recovered; it ends placed or "
+            "back to pending on its own. Retry shortly.",
+        )
     await ctx.update("orders", row["id"], {"status": "pending"})
 
 
@@ -122,7 +132,7 @@ async def nullify_payment_source(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> No
             await ctx.update("orders", order["id"], values)
             return
         pay = await flows.load(ctx, order)
-        outcome = await flows.void_order(ctx, pay)
+        outcome = await flows.void_order(ctx, pay, purpose=flows.CANCEL)
         if outcome is not None and not outcome.ok:
             await flows.finish(ctx, pay, outcome, "void", SOURCE)
             return

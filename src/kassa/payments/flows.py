@@ -202,19 +202,34 @@ async def finish(
     return order
 
 
+APPROVE_AND_CAPTURE = "approve_capture"  # purpose is at most 16 characters
+CANCEL = "cancel"
+"""Lease purposes of the order triggers whose rest a recovery finishes
+(:mod:`kassa.payments.recovery`) once their interrupted callout is recorded."""
+
+
 async def _each(
-    ctx: Ctx, pay: Payment, action: str, kind: str, balance_key: str, target_type: str
+    ctx: Ctx,
+    pay: Payment,
+    action: str,
+    kind: str,
+    balance_key: str,
+    target_type: str,
+    purpose: str | None = None,
 ) -> Outcome | None:
     """Run ``action`` on every succeeded ``kind`` transaction that still has a balance.
 
     Stops at the first outcome that is not a success and returns it (else the last one).
+    ``purpose`` names the trigger for the leases, so a recovery can finish it.
     """
     last: Outcome | None = None
     for txn in pay.succeeded(kind):
         balance = int(txn.get(balance_key) or 0)
         if balance <= 0:
             continue
-        outcome, _ = await run(ctx, pay, action, target_type, txn, balance, reference=txn)
+        outcome, _ = await run(
+            ctx, pay, action, target_type, txn, balance, reference=txn, purpose=purpose
+        )
         last = outcome
         if not outcome.ok:
             return outcome
@@ -222,16 +237,18 @@ async def _each(
     return last
 
 
-async def capture_order(ctx: Ctx, pay: Payment) -> Outcome | None:
+async def capture_order(ctx: Ctx, pay: Payment, purpose: str | None = None) -> Outcome | None:
     """Capture the capture balance of the order's succeeded authorizations."""
     return await _each(
-        ctx, pay, "capture", "authorizations", "capture_balance_cents", "authorizations"
+        ctx, pay, "capture", "authorizations", "capture_balance_cents", "authorizations", purpose
     )
 
 
-async def void_order(ctx: Ctx, pay: Payment) -> Outcome | None:
+async def void_order(ctx: Ctx, pay: Payment, purpose: str | None = None) -> Outcome | None:
     """Void the succeeded authorizations that still have a void balance."""
-    return await _each(ctx, pay, "void", "authorizations", "void_balance_cents", "authorizations")
+    return await _each(
+        ctx, pay, "void", "authorizations", "void_balance_cents", "authorizations", purpose
+    )
 
 
 async def refund_order(ctx: Ctx, pay: Payment) -> Outcome | None:

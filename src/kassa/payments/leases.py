@@ -130,6 +130,12 @@ async def hold(
         )
 
 
+async def held(ctx: Ctx, order_id: str) -> bool:
+    """Whether the order has a callout in flight or waiting for the recovery scan."""
+    stmt = sa.select(callout_leases.c.key).where(callout_leases.c.order_id == order_id)
+    return (await ctx.conn.execute(stmt)).first() is not None
+
+
 async def drop(ctx: Ctx, key: str) -> None:
     """Forget a callout whose outcome is now recorded (same transaction as the record)."""
     await ctx.conn.execute(callout_leases.delete().where(callout_leases.c.key == key))

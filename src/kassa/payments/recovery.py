@@ -22,14 +22,15 @@ import sqlalchemy as sa
 from kassa.auth.principal import Principal
 from kassa.commerce import locks, stock
 from kassa.commerce.orders import line_items
-from kassa.commerce.placing import conclude_placement
+from kassa.commerce.placing import conclude_placement, restore_stock
 from kassa.engine.context import Ctx, Services
+from kassa.ids import now
 from kassa.jsonapi.errors import ApiError
 from kassa.jsonapi.query import Query
 from kassa.payments import callouts, flows, leases, wallet
 from kassa.payments.callouts import Outcome
 from kassa.payments.leases import Lease
-from kassa.payments.transactions import settle
+from kassa.payments.transactions import rebalance, settle
 from kassa.resources.base import Row
 
 log = logging.getLogger("kassa.recovery")
@@ -160,6 +161,9 @@ async def _finish(ctx: Ctx, lease: Lease, outcome: Outcome | None) -> None:
             gateway_id=lease.gateway_id,
         )
     await leases.drop(ctx, lease.key)
+    if outcome.ok and lease.purpose in (flows.APPROVE_AND_CAPTURE, flows.CANCEL):
+        await _finish_trigger(ctx, lease, order, pay)
+        return
     if lease.purpose == "place" and order["status"] == "placing":
         items = await line_items(ctx, order["id"])
         skus = await stock.skus_of(ctx, items)
@@ -171,6 +175,30 @@ async def _finish(ctx: Ctx, lease: Lease, outcome: Outcome | None) -> None:
             await ctx.resume()
         return
     await settle(ctx, order, pay.txns)
+
+
+async def _finish_trigger(ctx: Ctx, lease: Lease, order: Row, pay: flows.Payment) -> None:
+    """What ``_approve_and_capture`` or ``_cancel`` does after its last callout succeeded.
+
+    Only when nothing is left for the trigger (an order with several authorizations whose
+    first was interrupted is settled as it is, and the trigger can be sent again).
+    """
+    await rebalance(ctx, pay.txns)
+    balance = (
+        "capture_balance_cents"
+        if lease.purpose == flows.APPROVE_AND_CAPTURE
+        else "void_balance_cents"
+    )
+    values: Row | None = None
+    if any(int(t.get(balance) or 0) > 0 for t in pay.succeeded("authorizations")):
+        values = None
+    elif lease.purpose == flows.APPROVE_AND_CAPTURE and order["status"] == "placed":
+        values = {"status": "approved", "approved_at": now()}
+    elif lease.purpose == flows.CANCEL and order["status"] in ("pending", "placed", "approved"):
+        if order.get("placed_at") is not None:
+            await restore_stock(ctx, order)
+        values = {"status": "cancelled", "cancelled_at": now()}
+    await settle(ctx, order, pay.txns, values)
 
 
 async def _target(ctx: Ctx, lease: Lease, pay: flows.Payment) -> tuple[Row | None, Row | None]:
