@@ -109,7 +109,8 @@ fuzz: setup
 
 migration: setup
 	rm -f src/kassa/store/migrations/versions/*_initial_schema.py /tmp/kassa-migration.sqlite3
-	$(BIN)/python -c "from kassa.store.migrate import revision; \
+	$(BIN)/python -c "from kassa.resources.registry import build_registry; \
+	  from kassa.store.migrate import revision; build_registry(); \
 	  revision('sqlite+aiosqlite:////tmp/kassa-migration.sqlite3', 'initial schema')"
 
 clean:

@@ -22,6 +22,7 @@ from kassa.auth.keys import load_or_create
 from kassa.auth.oauth import OAuth
 from kassa.auth.principal import Principal
 from kassa.auth.tokens import TokenService, Verified, in_force
+from kassa.commerce import recovery
 from kassa.engine import handlers, idempotency
 from kassa.engine.context import Ctx, Services
 from kassa.engine.idempotency import Claim, IdempotencyKeys, Stored
@@ -31,7 +32,7 @@ from kassa.jsonapi.errors import ApiError, error_object, invalid_token, not_foun
 from kassa.jsonapi.query import parse_query
 from kassa.outbound import Policy
 from kassa.outbound import client as outbound_client
-from kassa.payments import async_completion, recovery
+from kassa.payments import async_completion
 from kassa.request_log import RequestLog
 from kassa.resources.registry import build_registry
 from kassa.settings import Settings

@@ -10,8 +10,8 @@ from __future__ import annotations
 import secrets
 import time
 
+from kassa.commerce.recovery import INTERRUPTED
 from kassa.fake_processor import ProcessorServer
-from kassa.payments.recovery import INTERRUPTED
 from tests.api.payflow import state, stock, txns
 from tests.recovery.conftest import LEASE_SECONDS, kill_during_place
 from tests.shop import Shop

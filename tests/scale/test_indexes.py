@@ -23,8 +23,8 @@ from kassa.auth.principal import Principal
 from kassa.engine.filters import Caller, compile_filter
 from kassa.resources.base import Registry, Resource
 from kassa.resources.registry import build_registry
+from kassa.resources.tables import FREE_TEXT
 from kassa.store.migrate import run_on, upgrade
-from kassa.store.schema import FREE_TEXT
 from tests.support import create_postgres_database, drop_postgres_database, postgres_reachable
 
 BIG = (
@@ -94,7 +94,7 @@ def test_every_declared_filter_and_sort_has_an_index(registry: Registry, type_: 
             assert res.table.c.id.primary_key
             continue
         if name in FREE_TEXT:
-            continue  # documented: too long to index (kassa.store.schema.FREE_TEXT)
+            continue  # documented: too long to index (kassa.resources.tables.FREE_TEXT)
         found = serving(res, name)
         if isinstance(res.table.c[name].type, sa.JSON):
             ok = any(

@@ -12,7 +12,7 @@ released in the still-open transaction, which the caller commits with the block'
 
 The lock is a lease: it expires after :func:`lease_seconds`
 (``KASSA_CALLOUT_LEASE_SECONDS``), so the lock of a process that died is free again then;
-the callout it left in flight is finished by :mod:`kassa.payments.recovery`.
+the callout it left in flight is finished by :mod:`kassa.commerce.recovery`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import sqlalchemy as sa
 from kassa.engine.context import Ctx
 from kassa.ids import new_token, now
 from kassa.jsonapi.errors import ApiError
+from kassa.payments.leases import lease_seconds
 from kassa.resources.base import Row
-from kassa.settings import Settings
 
 _waiting: dict[str, deque[asyncio.Future[None]]] = {}
 """Requests of this process waiting for an order's lock, oldest first.
@@ -72,13 +72,6 @@ RELEASED: Row = {"lock_token": None, "locked_until": None}
 Only for an UPDATE after which the block neither commits nor calls out; the block's exit
 then skips its own release statement.
 """
-
-
-def lease_seconds(settings: Settings) -> float:
-    """How long the lock (and a callout's lease) lasts: ``KASSA_CALLOUT_LEASE_SECONDS``, by
-    default ``3 × callout_timeout + 10``, never less than ``callout_timeout + 1``."""
-    wanted = settings.callout_lease_seconds or settings.callout_timeout * 3 + 10
-    return max(wanted, settings.callout_timeout + 1)
 
 
 def _lock_seconds(ctx: Ctx) -> float:

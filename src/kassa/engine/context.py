@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kassa.events.outbox import Events
 from kassa.ids import new_id, now
 from kassa.jsonapi.errors import ApiError
 from kassa.resources.base import Registry, Resource, Row
-from kassa.webhooks.outbox import Events
 
 if TYPE_CHECKING:
     import httpx

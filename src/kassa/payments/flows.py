@@ -205,7 +205,7 @@ async def finish(
 APPROVE_AND_CAPTURE = "approve_capture"  # purpose is at most 16 characters
 CANCEL = "cancel"
 """Lease purposes of the order triggers whose rest a recovery finishes
-(:mod:`kassa.payments.recovery`) once their interrupted callout is recorded."""
+(:mod:`kassa.commerce.recovery`) once their interrupted callout is recorded."""
 
 
 async def _each(

@@ -4,7 +4,7 @@ Before a callout, its record (idempotency key, action, amount, target, the exact
 body) is written in the transaction committed just before the request leaves; the
 transaction that records the outcome deletes it. A record whose lease has expired was left
 by a process that died (or lost its database) between the two: the recovery scan
-(:mod:`kassa.payments.recovery`) repeats the callout with the same key and finishes the
+(:mod:`kassa.commerce.recovery`) repeats the callout with the same key and finishes the
 work. An order has at most one callout in flight (the order's lock already serialises
 them); a stale record blocks the order's next callout until it is recovered.
 """
@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.commerce.locks import lease_seconds
 from kassa.engine.context import Ctx
 from kassa.ids import now
 from kassa.jsonapi.errors import ApiError
@@ -71,6 +70,13 @@ class Lease:
             attempts=int(m["attempts"]),
             lease_until=m["lease_until"],
         )
+
+
+def lease_seconds(settings: Settings) -> float:
+    """How long the lock (and a callout's lease) lasts: ``KASSA_CALLOUT_LEASE_SECONDS``, by
+    default ``3 × callout_timeout + 10``, never less than ``callout_timeout + 1``."""
+    wanted = settings.callout_lease_seconds or settings.callout_timeout * 3 + 10
+    return max(wanted, settings.callout_timeout + 1)
 
 
 def _until(settings: Settings) -> datetime:

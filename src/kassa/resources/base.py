@@ -119,7 +119,7 @@ class Resource:
     indexes: list[tuple[str, ...]] = field(default_factory=list)
     list_indexes: bool = False
     """A table that grows with the shop: every filterable or sortable column gets an index
-    led by organization and mode (see :func:`kassa.store.schema.list_indexes`)."""
+    led by organization and mode (see :func:`kassa.resources.tables.list_indexes`)."""
     searched: tuple[str, ...] = ()
     """String columns searched with ``_cont``/``_start``/``_end``: trigram-indexed on
     PostgreSQL (SQLite scans them)."""
@@ -149,7 +149,7 @@ class Resource:
     union_of: tuple[str, ...] = ()
     """A read-only resource whose rows are those of these resources together
     (``payment_gateways``): no table of its own, ``table`` is a ``UNION ALL`` of theirs over
-    the columns of this resource (see :func:`kassa.store.schema.build_tables`)."""
+    the columns of this resource (see :func:`kassa.resources.tables.build_tables`)."""
 
     # Filled in by ``finish()``.
     fields: dict[str, WireField] = field(default_factory=dict, init=False)

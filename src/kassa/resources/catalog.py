@@ -98,7 +98,7 @@ async def _sku_check(ctx: Ctx, row: Row, _verb: str) -> None:
 
 SKUS = Resource(
     contract.SKUS,
-    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    list_indexes=True,  # grows with the shop: kassa.resources.tables.list_indexes
     searched=("code", "name", "reference"),
     access=Access(
         guest=_READ,
@@ -148,7 +148,7 @@ async def _price_update(ctx: Ctx, _row: Row, values: Row, changes: Changes) -> N
 
 PRICES = Resource(
     contract.PRICES,
-    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    list_indexes=True,  # grows with the shop: kassa.resources.tables.list_indexes
     searched=("reference",),
     access=Access(guest=_READ, customer=_READ, scope=scopes.prices_scope),
     not_stored=frozenset({"jwt_custom_claim", "rules", "rule_outcomes", "resource_payload"}),
@@ -185,7 +185,7 @@ async def _stock_update(ctx: Ctx, _row: Row, values: Row, changes: Changes) -> N
 
 STOCK_ITEMS = Resource(
     contract.STOCK_ITEMS,
-    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    list_indexes=True,  # grows with the shop: kassa.resources.tables.list_indexes
     searched=("reference",),
     # Sales channels read single stock items of their market; lists are not theirs.
     access=Access(

@@ -153,7 +153,7 @@ async def _customer_delete(ctx: Ctx, row: Row) -> None:
 
 CUSTOMERS = Resource(
     contract.CUSTOMERS,
-    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    list_indexes=True,  # grows with the shop: kassa.resources.tables.list_indexes
     searched=("email", "reference"),
     access=Access(
         guest=verbs("create"),

@@ -432,7 +432,7 @@ for _name in (
 
 ORDERS = Resource(
     contract.ORDERS,
-    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    list_indexes=True,  # grows with the shop: kassa.resources.tables.list_indexes
     searched=("number", "customer_email", "reference"),
     access=Access(
         guest=_CHECKOUT,
@@ -659,7 +659,7 @@ _LINE_ITEM_OUT = (
 
 LINE_ITEMS = Resource(
     contract.LINE_ITEMS,
-    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    list_indexes=True,  # grows with the shop: kassa.resources.tables.list_indexes
     searched=("sku_code", "name", "reference"),
     access=Access(
         guest=verbs("create", "retrieve", "update", "delete"),

@@ -453,7 +453,7 @@ _TXN_COLUMNS: list[sa.Column[Any]] = [
 
 TRANSACTIONS = Resource(
     contract.TRANSACTIONS,
-    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    list_indexes=True,  # grows with the shop: kassa.resources.tables.list_indexes
     searched=("number", "reference"),
     access=_TXN_ACCESS,
     relationships={"payment_source": fk("payment_source_id", "payment_source_type")},
@@ -637,7 +637,7 @@ async def _entry_delete(ctx: Ctx, row: Row) -> None:
 
 CUSTOMER_PAYMENT_SOURCES = Resource(
     contract.CUSTOMER_PAYMENT_SOURCES,
-    list_indexes=True,  # grows with the shop: kassa.store.schema.list_indexes
+    list_indexes=True,  # grows with the shop: kassa.resources.tables.list_indexes
     searched=("name", "reference"),
     access=Access(
         customer=verbs("list", "retrieve", "update", "delete"), scope=scopes.owned_by_customer

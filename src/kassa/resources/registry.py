@@ -6,7 +6,7 @@ from functools import cache
 
 from kassa.resources import catalog, customers, orders, organization, payments, webhooks
 from kassa.resources.base import Registry
-from kassa.store.schema import build_tables
+from kassa.resources.tables import build_tables
 
 
 @cache

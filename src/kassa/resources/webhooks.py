@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from kassa.engine.context import Ctx
 from kassa.engine.documents import include_tree
+from kassa.events.topics import TOPICS, resource_of
 from kassa.ids import new_token
 from kassa.jsonapi.errors import ApiError, attr, invalid
 from kassa.outbound import url_refusal
@@ -20,7 +21,6 @@ from kassa.resources import contract
 from kassa.resources.base import Changes, Resource, Row, TriggerFn, virtual
 from kassa.resources.common import disable_triggers
 from kassa.store.schema import webhook_events
-from kassa.webhooks.topics import TOPICS, resource_of
 
 LAST_CALLBACKS = 20
 """Event callbacks shown in a webhook's ``last_event_callbacks``, newest first."""

@@ -2,7 +2,7 @@
 
 Rendered with the engine, as an integration of the event's organization and mode would
 fetch it, with the webhook's ``include_resources`` as ``include``, plus the attributes the event was
-recorded with (:meth:`kassa.webhooks.outbox.Events.reveal`). A ``.destroy`` event (or
+recorded with (:meth:`kassa.events.outbox.Events.reveal`). A ``.destroy`` event (or
 a resource gone before its event was first sent) carries only the id, every attribute null.
 """
 
@@ -16,9 +16,9 @@ import orjson
 from kassa.auth.principal import Principal
 from kassa.engine.context import Ctx, Services
 from kassa.engine.handlers import single_doc
+from kassa.events import topics
 from kassa.jsonapi.query import Query
 from kassa.resources.base import Resource
-from kassa.webhooks import topics
 
 
 def base_url(services: Services) -> str:

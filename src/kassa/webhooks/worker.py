@@ -26,11 +26,11 @@ import httpx
 import orjson
 
 from kassa.engine.context import Services
+from kassa.events.outbox import WAKE
 from kassa.ids import now
 from kassa.outbound import Policy, client
 from kassa.webhooks import delivery, queue
 from kassa.webhooks.config import WebhookConfig
-from kassa.webhooks.outbox import WAKE
 from kassa.webhooks.payloads import Wanted, render_all
 
 log = logging.getLogger("kassa.webhooks")

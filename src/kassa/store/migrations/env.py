@@ -8,11 +8,12 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kassa.resources.registry import build_registry
 from kassa.settings import Settings
 from kassa.store.schema import metadata
 
-build_registry()
+# ``metadata`` holds the resources' tables once the caller has built the registry
+# (``kassa.resources.registry.build_registry``), which only autogenerate needs (`make
+# migration` builds it); storage imports nothing above it, so this module does not.
 config = context.config
 
 

@@ -4,7 +4,7 @@ Revision ID: c4d2e5f1a003
 Revises: b2e1d3c0f902
 Create Date: 2026-11-30 10:00:00
 
-Written by hand to match ``kassa.store.schema.list_indexes``. Each filterable or sortable
+Written by hand to match ``kassa.resources.tables.list_indexes``. Each filterable or sortable
 column ``c`` gets ``ix_<table>_list_<c>`` on ``(organization_id, mode, c, id)``, which makes
 the old ``(organization_id, mode, created_at)`` index redundant. PostgreSQL only: a GIN
 index on each filterable JSON column (``ix_<table>_gin_<c>``, ``jsonb_path_ops``) and a GIN

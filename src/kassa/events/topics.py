@@ -1,6 +1,6 @@
 """Which row writes are webhook events: the ``<resource>.<event>`` topics Kassa emits.
 
-Pure functions over the values a write stores; :mod:`kassa.webhooks.outbox` calls them from
+Pure functions over the values a write stores; :mod:`kassa.events.outbox` calls them from
 the unit of work's insert, update and delete (:class:`kassa.engine.context.Ctx`).
 """
 

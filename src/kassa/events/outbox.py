@@ -2,7 +2,7 @@
 
 The unit of work (:class:`kassa.engine.context.Ctx`) tells an :class:`Events` collector about
 every row it inserts, updates (when a row changed) and deletes; the collector keeps the
-topics those writes are (:mod:`kassa.webhooks.topics`) and, just before the transaction
+topics those writes are (:mod:`kassa.events.topics`) and, just before the transaction
 commits, writes one outbox row per event and subscribed, enabled webhook with a single
 ``INSERT … SELECT``. A transaction that rolls back forgets its events; a committed one has
 them in the database, whatever happens to the process next.
@@ -19,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kassa.events import topics
 from kassa.ids import now
 from kassa.store.schema import webhook_events
-from kassa.webhooks import topics
 
 WAKE = "webhooks.wake"
 """``Services.extras`` key of the in-process worker's wake-up event."""
