@@ -90,6 +90,8 @@ bench: setup
 	$(BIN)/python bench/run.py --duration $(BENCH_DURATION) --backends $(BENCH_BACKENDS) $(BENCH_ARGS)
 	@echo "==> Webhook delivery lag under the checkout load (bench/results/webhook-lag.md)"
 	$(BIN)/python bench/webhook_lag.py --duration $(BENCH_DURATION) --backends $(BENCH_BACKENDS)
+	@echo "==> Server CPU per request and per flow, one client (bench/results/cpu.md)"
+	set -o pipefail; $(BIN)/python bench/cpu.py --backends $(BENCH_BACKENDS) | tee bench/results/cpu.md
 
 # Lists and a customer's checkout on a shop of 0, 10 k, 100 k and 1 M orders (kassa seed),
 # PostgreSQL (KASSA_TEST_POSTGRES_URL), one worker: writes bench/results/scale-postgres.md.

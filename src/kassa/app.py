@@ -19,17 +19,18 @@ from starlette.routing import Route
 
 from kassa import openapi, placeholders
 from kassa.auth.keys import load_or_create
-from kassa.auth.oauth import OAuth
 from kassa.auth.principal import Principal
 from kassa.auth.tokens import TokenService, Verified, in_force
-from kassa.commerce import recovery
-from kassa.engine import handlers, idempotency
+from kassa.checkout import recovery
+from kassa.engine import gateway_callbacks, handlers, idempotency
 from kassa.engine.context import Ctx, Services
 from kassa.engine.idempotency import Claim, IdempotencyKeys, Stored
 from kassa.engine.ratelimit import ApiLimiter, Counter, counter_for
+from kassa.failures import Failure
 from kassa.http_guard import HttpGuard, split_host
-from kassa.jsonapi.errors import ApiError, error_object, invalid_token, not_found
+from kassa.jsonapi.errors import ApiError, api_error, error_object, invalid_token, not_found
 from kassa.jsonapi.query import parse_query
+from kassa.oauth import OAuth
 from kassa.outbound import Policy
 from kassa.outbound import client as outbound_client
 from kassa.payments import async_completion
@@ -71,7 +72,10 @@ class Api:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.db = Database(
-            settings.database_url, pool_size=settings.database_pool_size, log_sql=settings.sql_log
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            log_sql=settings.sql_log,
+            sqlite_driver=settings.sqlite_driver,
         )
         self.registry = build_registry()
         self.services: Services | None = None
@@ -141,7 +145,7 @@ class Api:
         assert self.tokens is not None
         verified = self.tokens.verify_token(token.strip())
         async with self.db.engine.connect() as conn:
-            ok = await in_force(conn, verified, self.registry["customers"].table)
+            ok = await in_force(conn, verified, self.registry["customers"].table, self.db.rows)
         if not ok:
             raise invalid_token()
         return verified
@@ -225,8 +229,9 @@ class Api:
             response = await self._route(ctx, request)
             response.headers.update(limits)
             return response
-        except ApiError as err:
-            return _doc({"errors": err.errors}, err.status, {**limits, **err.headers})
+        except (ApiError, Failure) as exc:
+            error = api_error(exc)
+            return _doc({"errors": error.errors}, error.status, {**limits, **error.headers})
         except IntegrityError:
             log.info("unique constraint hit", exc_info=True)
             return _error(ApiError.of(409, "RECORD_NOT_UNIQUE"))
@@ -234,8 +239,8 @@ class Api:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
             return _doc({"errors": [error_object(500, "INTERNAL_SERVER_ERROR")]}, 500)
         finally:
-            if ctx is not None and ctx.in_transaction:
-                await ctx.rollback()
+            if ctx is not None:
+                await ctx.unit.abandon()  # what a failed request left open
 
     async def _route(self, ctx: Ctx, request: Request) -> Response:
         parts = [p for p in request.path_params["path"].split("/") if p]
@@ -317,7 +322,7 @@ def build_app(settings: Settings | None = None) -> Starlette:
         Route("/health", api.health, methods=["GET"]),
         Route("/openapi.json", openapi.endpoint(api.settings.public_base_url), methods=["GET"]),
         Route("/api/{path:path}", api.api, methods=methods),
-        Route(async_completion.PATH, async_completion.endpoint(api), methods=["POST"]),
+        Route(async_completion.PATH, gateway_callbacks.endpoint(api), methods=["POST"]),
     ]
     guard = Middleware(
         HttpGuard,

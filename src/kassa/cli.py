@@ -119,7 +119,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings) -> int:
-    from kassa.commerce.recovery import recover_once
+    from kassa.checkout.recovery import recover_once
     from kassa.engine.context import Services
     from kassa.webhooks.standalone import run_worker
     from kassa.webhooks.worker import register

@@ -72,6 +72,9 @@ class Settings:
     database_pool_size: int = 10
     """PostgreSQL connections each process keeps (it may open as many again under load): with
     ``--workers N`` up to ``2 × N ×`` this many, which must fit ``max_connections``."""
+    sqlite_driver: str = "inline"
+    """``inline``: SQLite statements run on the event loop's thread, never blocking it on a
+    lock (:mod:`kassa.store.sqlite_inline`); ``thread``: aiosqlite, a thread per connection."""
     redis_url: str | None = None
     """Where rate-limit counters live when set (``redis://host:6379/0``); else the database."""
     idempotency_ttl: int = 24 * 3600
@@ -129,6 +132,7 @@ class Settings:
             rate_limit=_bool("KASSA_RATE_LIMIT", False),
             token_rate_limit=_int("KASSA_TOKEN_RATE_LIMIT", 30),
             database_pool_size=max(1, _int("KASSA_DATABASE_POOL_SIZE", 10)),
+            sqlite_driver=os.environ.get("KASSA_SQLITE_DRIVER", "inline").strip() or "inline",
             redis_url=os.environ.get("KASSA_REDIS_URL") or None,
             idempotency_ttl=max(1, _int("KASSA_IDEMPOTENCY_TTL", 24 * 3600)),
             idempotency_lease=max(0.1, _float("KASSA_IDEMPOTENCY_LEASE", 60.0)),

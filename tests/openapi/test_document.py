@@ -250,7 +250,8 @@ _CODE = re.compile(
 
 
 def test_every_error_code_the_api_sends_is_documented() -> None:
-    sources = (ROOT / "src" / "kassa").rglob("*.py")
+    # The reference processor is another server with error codes of its own.
+    sources = [p for p in (ROOT / "src" / "kassa").rglob("*.py") if "fake_processor" not in p.parts]
     used = {code for path in sources for code in _CODE.findall(path.read_text())}
     assert used, "the scan found no error code at all"
     assert used - set(ERROR_CODES) == set()

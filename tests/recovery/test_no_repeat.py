@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from kassa.commerce.recovery import INTERRUPTED
+from kassa.checkout.recovery import INTERRUPTED
 from kassa.fake_processor import ProcessorServer
 from tests.api.payflow import state, stock, txns
 from tests.recovery.conftest import LEASE_SECONDS, kill_during_place

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from kassa.auth.keys import SigningKey
 from kassa.auth.tokens import PlainBase64Encoder, TokenService, decode_payload
-from kassa.jsonapi.errors import ApiError
+from kassa.failures import Failure
 
 KEY = SigningKey("testkid", rsa.generate_private_key(public_exponent=65537, key_size=2048))
 SERVICE = TokenService(KEY, "kassa.localhost")
@@ -59,16 +59,16 @@ def test_issue_and_verify() -> None:
 def test_other_issuer_or_key_is_rejected() -> None:
     other = TokenService(KEY, "example.com")
     token, _ = other.issue(CLAIMS, 60)
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Failure) as info:
         SERVICE.verify(token)
-    assert info.value.errors[0]["code"] == "INVALID_TOKEN"
+    assert info.value.code == "INVALID_TOKEN"
     foreign = SigningKey("testkid", rsa.generate_private_key(public_exponent=65537, key_size=2048))
     token, _ = TokenService(foreign, "kassa.localhost").issue(CLAIMS, 60)
-    with pytest.raises(ApiError):
+    with pytest.raises(Failure):
         SERVICE.verify(token)
     expired, _ = SERVICE.issue(CLAIMS, -5)
-    with pytest.raises(ApiError):
+    with pytest.raises(Failure):
         SERVICE.verify(expired)
     bad_kind, _ = SERVICE.issue({**CLAIMS, "application": {"id": "x", "kind": "user"}}, 60)
-    with pytest.raises(ApiError):
+    with pytest.raises(Failure):
         SERVICE.verify(bad_kind)

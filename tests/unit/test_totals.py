@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kassa.commerce.orders import compute_totals
-from kassa.commerce.shipments import free_over_base, shipping_cost
+from kassa.orders.rules import compute_totals
+from kassa.orders.shipments import free_over_base, shipping_cost
 
 sku_lines = st.lists(
     st.tuples(st.integers(1, 99_999), st.integers(0, 1_000_000)), min_size=0, max_size=4

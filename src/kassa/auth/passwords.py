@@ -24,7 +24,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from kassa.jsonapi.errors import Invalid, validation
+from kassa.failures import attr, invalid
 from kassa.settings import Settings
 
 _hasher = PasswordHasher()
@@ -125,15 +125,15 @@ async def verify_password(stored: str | None, password: str, lane: str = "") -> 
     return await _fair_pool().run(lane, _verify, stored, password)
 
 
-def check_new_password(value: object, pointer: str) -> str:
-    """A password a customer may choose, or a 422 at ``pointer``."""
+def check_new_password(value: object, name: str) -> str:
+    """A password a customer may choose; else an invalid failure at the attribute ``name``."""
     minimum = _settings().password_min_length
     if not isinstance(value, str) or len(value) < minimum:
         title = f"is too short (minimum is {minimum} characters)"
-        raise Invalid([validation(pointer, title, "too_short", count=minimum)])
+        raise invalid(attr(name), title, "too_short", count=minimum)
     if len(value) > MAX_PASSWORD_LENGTH:
         title = f"is too long (maximum is {MAX_PASSWORD_LENGTH} characters)"
-        raise Invalid([validation(pointer, title, "too_long", count=MAX_PASSWORD_LENGTH)])
+        raise invalid(attr(name), title, "too_long", count=MAX_PASSWORD_LENGTH)
     return value
 
 

@@ -2,65 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
-from kassa import money
 from kassa.engine.context import Ctx
 from kassa.engine.policy import can_read, hidden_attributes, visible_clauses
-from kassa.ids import iso
-from kassa.jsonapi.errors import bad_request
-from kassa.resources.base import Resource, Row, money_base
+from kassa.engine.templates import Getter, Spec, Template, getter, spec, template
+from kassa.jsonapi.errors import ApiError, bad_request
+from kassa.resources.base import Resource, Row
 
-Getter = Callable[[Row], Any]
 _GETTERS: dict[str, list[tuple[str, Getter]]] = {}
-
-
-def _getter(res: Resource, name: str) -> Getter:
-    if name in res.computed:
-        return res.computed[name]
-    f = res.fields[name]
-    base = money_base(name, set(res.fields))
-    if base is not None and name not in res.columns:
-        source = res.computed.get(base) or _column(base)
-        if name.endswith("_float"):
-            return _derived(source, money.to_float)
-        return _derived(source, money.format_amount)
-    if f.type == "datetime" or name in ("created_at", "updated_at"):
-        column = _column(name)
-        return lambda row: iso(column(row))
-    if name == "metadata":
-        return lambda row: row.get("metadata") or {}
-    return _column(name)
-
-
-def _column(name: str) -> Getter:
-    def get(row: Row) -> Any:
-        return row.get(name)
-
-    return get
-
-
-def _derived(source: Getter, fn: Callable[[Any, Any], Any]) -> Getter:
-    def get(row: Row) -> Any:
-        return fn(source(row), row.get("currency_code"))
-
-    return get
 
 
 def getters(res: Resource) -> list[tuple[str, Getter]]:
     cached = _GETTERS.get(res.type)
     if cached is None:
-        cached = [
-            (name, _getter(res, name))
-            for name, f in res.fields.items()
-            if f.fetchable and not name.startswith("_") and name != "id"
-        ]
+        cached = [(name, getter(s)) for name, s in _specs(res)]
         _GETTERS[res.type] = cached
     return cached
+
+
+def _specs(res: Resource) -> list[tuple[str, Spec]]:
+    return [
+        (name, spec(res, name))
+        for name, f in res.fields.items()
+        if f.fetchable and not name.startswith("_") and name != "id"
+    ]
 
 
 _SHOWN: dict[tuple[str, frozenset[str]], list[tuple[str, Getter]]] = {}
@@ -74,6 +43,18 @@ def shown_getters(res: Resource, hidden: frozenset[str]) -> list[tuple[str, Gett
     cached = _SHOWN.get(key)
     if cached is None:
         cached = _SHOWN[key] = [(n, g) for n, g in getters(res) if n not in hidden]
+    return cached
+
+
+_ATTRIBUTES: dict[tuple[str, frozenset[str]], Template] = {}
+
+
+def shown_template(res: Resource, hidden: frozenset[str]) -> Template:
+    """The whole attributes object of a row, less ``hidden``, in one call."""
+    key = (res.type, hidden)
+    cached = _ATTRIBUTES.get(key)
+    if cached is None:
+        cached = _ATTRIBUTES[key] = template([(n, s) for n, s in _specs(res) if n not in hidden])
     return cached
 
 
@@ -101,11 +82,12 @@ class Serializer:
         singleton = res.wire.singleton
         base = f"{self.api}/{res.type.rstrip('s')}" if singleton else f"{self.api}/{res.type}/{id_}"
         wanted = self.sparse.get(res.type)
-        shown = shown_getters(res, hidden_attributes(self.ctx.principal, res))
+        hidden = hidden_attributes(self.ctx.principal, res)
         if wanted is None:
-            attributes = {name: get(row) for name, get in shown}
+            attributes = shown_template(res, hidden)(row)
             names: Any = res.rels
         else:
+            shown = shown_getters(res, hidden)
             attributes = {name: get(row) for name, get in shown if name in wanted}
             names = [name for name in res.rels if name in wanted]
         relationships: Any
@@ -182,6 +164,24 @@ def include_tree(ctx: Ctx, res: Resource, paths: list[tuple[str, ...]]) -> Inclu
                         nxt.append(target)
             current = nxt
     return tree
+
+
+def known_includes(ctx: Ctx, res: Resource, paths: list[tuple[str, ...]]) -> IncludeTree:
+    """The include tree of those ``paths`` that are relationship paths; the others are left
+    out instead of refused (a gateway's ``external_includes`` for a callout payload)."""
+    tree: IncludeTree = {}
+    for path in paths:
+        try:
+            part = include_tree(ctx, res, [path])
+        except ApiError:
+            continue
+        _merge(tree, part)
+    return tree
+
+
+def _merge(into: IncludeTree, other: IncludeTree) -> None:
+    for key, sub in other.items():
+        _merge(into.setdefault(key, {}), sub)
 
 
 async def load_related(

@@ -103,14 +103,14 @@ async def _paginate(ctx: Ctx, res: Resource, path: str, where: list[sa.ColumnEle
     tree = include_tree(ctx, res, q.include)
     where = [*ctx.scoped(res.type), *where]
     limit, is_pg = ctx.settings.exact_count_limit, not ctx.services.db.is_sqlite
-    count = await count_matches(ctx.conn, table, where, limit, is_pg)
+    count = await count_matches(ctx.conn, table, where, limit, is_pg, ctx.services.db.rows)
     stmt = sa.select(table).where(*where).order_by(*order).limit(q.page_size + 1)
     offset = (q.page_number - 1) * q.page_size
     if q.page_after is not None:
         stmt = stmt.where(*keyset.after_clauses(res, keys, q.page_after))
     else:
         stmt = stmt.offset(offset)
-    rows = [dict(r) for r in (await ctx.conn.execute(stmt)).mappings()]
+    rows = await ctx.services.db.rows(ctx.conn, stmt)
     more, rows = len(rows) > q.page_size, rows[: q.page_size]
     if q.page_after is None:
         count = count.seen(offset, len(rows), more)
@@ -303,6 +303,11 @@ async def create(ctx: Ctx, type_: str, raw: bytes) -> Doc:
             row = await ctx.insert(type_, values)
         if res.after_create is not None:
             await res.after_create(ctx, row)
+        if not changes.triggers:
+            # The answer is read in the same transaction: one transaction per plain create.
+            fresh = await ctx.get(type_, row["id"])
+            assert fresh is not None
+            return await single_doc(ctx, res, fresh)
     for name, value in changes.triggers.items():
         handler = res.triggers.get(name)
         if handler is not None:
@@ -338,8 +343,7 @@ async def update(ctx: Ctx, type_: str, id_: str, raw: bytes) -> Doc:
     visible = sa.select(table).where(table.c.id == id_, *ctx.scoped(type_), *clauses)
     if not ctx.services.db.is_sqlite:
         visible = visible.with_for_update(of=table)
-    await ctx.begin()
-    try:
+    async with ctx.step():
         found = (await ctx.conn.execute(visible)).mappings().first()
         if found is None:
             raise not_found()
@@ -362,36 +366,40 @@ async def update(ctx: Ctx, type_: str, id_: str, raw: bytes) -> Doc:
                 fresh = await ctx.get(type_, id_)
                 assert fresh is not None
                 await res.after_update(ctx, fresh)
-        unsupported = set(changes.triggers) - set(res.triggers)
-        if unsupported:
+        unsupported = sorted(set(changes.triggers) - set(res.triggers))
+        if not unsupported:
+            return await _triggers(ctx, res, type_, id_, held, changes)
+        if held is not None:
+            raise _not_supported(unsupported[0])  # nothing was stored
+    raise _not_supported(unsupported[0])  # after the step: the update stays applied
+
+
+async def _triggers(
+    ctx: Ctx, res: Resource, type_: str, id_: str, held: Row | None, changes: Changes
+) -> Doc:
+    """Each sent trigger in a transaction of its own, then the response (in the last one).
+
+    ``held`` is the row when the open transaction stored nothing yet: the first trigger
+    continues it; otherwise the step so far is committed first.
+    """
+    for name, handler in res.triggers.items():
+        if name not in changes.triggers:
+            continue
+        if held is None:
+            await ctx.unit.commit_and_continue()  # the previous step stays applied
+            held = await ctx.get(type_, id_, for_update=True)
             if held is None:
-                await ctx.commit()  # the update step stays applied
-            name = sorted(unsupported)[0]
-            raise Invalid(
-                [validation(f"/data/attributes/{name}", "is not supported", "not_supported")]
-            )
-        for name, handler in res.triggers.items():
-            if name not in changes.triggers:
-                continue
-            if held is None:
-                await ctx.commit()  # the previous step
-                await ctx.begin()
-                held = await ctx.get(type_, id_, for_update=True)
-                if held is None:
-                    raise not_found()
-            await handler(ctx, held, changes.triggers[name], changes)
-            held = None
-        if not ctx.in_transaction:
-            await ctx.begin()
-        fresh = await ctx.get(type_, id_)
-        if fresh is None:
-            raise not_found()
-        out = await single_doc(ctx, res, fresh)
-    except BaseException:
-        await ctx.rollback()
-        raise
-    await ctx.commit()
-    return out
+                raise not_found()
+        await handler(ctx, held, changes.triggers[name], changes)
+        held = None
+    fresh = await ctx.get(type_, id_)
+    if fresh is None:
+        raise not_found()
+    return await single_doc(ctx, res, fresh)
+
+
+def _not_supported(name: str) -> Invalid:
+    return Invalid([validation(f"/data/attributes/{name}", "is not supported", "not_supported")])
 
 
 async def delete(ctx: Ctx, type_: str, id_: str) -> None:

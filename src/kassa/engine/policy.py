@@ -8,10 +8,12 @@ import sqlalchemy as sa
 
 from kassa.auth.principal import Principal
 from kassa.jsonapi.errors import ApiError, unauthorized
-from kassa.resources.base import Resource, Row
+from kassa.resources.base import Registry, Resource, Row
+from kassa.store.shapes import shape
 
 if TYPE_CHECKING:
     from kassa.engine.context import Ctx
+    from kassa.session import Session
 
 _READS = frozenset({"list", "retrieve"})
 
@@ -76,7 +78,9 @@ def visible_clauses(
     scope = (res.access.list_scope or res.access.scope) if listing else res.access.scope
     if scope is None:
         return []
-    return scope(principal, res.table)
+    # Scopes are pure functions of the caller and the table: build each caller's once.
+    built = shape(("visible", principal, res.type, listing), lambda: scope(principal, res.table))
+    return None if built is None else list(built)
 
 
 def can_read(principal: Principal, res: Resource) -> bool:
@@ -86,15 +90,20 @@ def can_read(principal: Principal, res: Resource) -> bool:
 async def visible_row(ctx: Ctx, type_: str, id_: object) -> Row | None:
     """The row the caller names by id (a relationship, a trigger's ``*_id`` value), if it may
     read it: the same rule as a retrieve, so an id of someone else's row is just unknown."""
-    res = ctx.registry.get(type_)
+    return await readable_row(ctx.registry, ctx, type_, id_)
+
+
+async def readable_row(registry: Registry, session: Session, type_: str, id_: object) -> Row | None:
+    """:func:`visible_row` for any session, with the declarations given."""
+    res = registry.get(type_)
     if res is None or not isinstance(id_, str) or not id_:
         return None
-    if not can_read(ctx.principal, res):
+    if not can_read(session.principal, res):
         return None
-    clauses = visible_clauses(ctx.principal, res)
+    clauses = visible_clauses(session.principal, res)
     if clauses is None:
         return None
-    rows = await ctx.select(type_, res.table.c.id == id_, *clauses)
+    rows = await session.select(type_, res.table.c.id == id_, *clauses)
     return rows[0] if rows else None
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kassa.events import topics
 from kassa.ids import now
 from kassa.store.schema import webhook_events
+from kassa.store.shapes import shape
 
 WAKE = "webhooks.wake"
 """``Services.extras`` key of the in-process worker's wake-up event."""
@@ -109,25 +110,64 @@ async def record(
     A single statement whatever the number of events; it writes nothing when nobody
     subscribed. Returns whether any event was named (the caller may wake a worker).
     """
+    stmt = shape(("outbox", webhooks, len(events)), lambda: _record(webhooks, len(events)))
     stamp = now()
+    params: dict[str, Any] = {"organization_id": organization_id, "mode": mode, "stamp": stamp}
+    for pos, (topic, type_, id_, extra) in enumerate(events):
+        params.update(
+            {
+                f"event_id_{pos}": new_event_id(),
+                f"topic_{pos}": topic,
+                f"resource_type_{pos}": type_,
+                f"resource_id_{pos}": id_,
+                f"extra_{pos}": extra,
+            }
+        )
+    result = await conn.execute(stmt, params)
+    return bool(result.rowcount)
+
+
+_COLUMNS = [
+    "event_id",
+    "organization_id",
+    "mode",
+    "webhook_id",
+    "topic",
+    "resource_type",
+    "resource_id",
+    "callback_url",
+    "status",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+    "extra",
+]
+
+
+def _record(webhooks: sa.Table, count: int) -> sa.Insert:
+    """The statement of :func:`record` for ``count`` events, built once per count: the
+    events' values and the caller's organization, mode and time are bound parameters."""
     rows = [
         sa.select(
             sa.literal(pos, sa.Integer).label("pos"),
-            sa.literal(new_event_id(), sa.String).label("event_id"),
-            sa.literal(topic, sa.String).label("topic"),
-            sa.literal(type_, sa.String).label("resource_type"),
-            sa.literal(id_, sa.String).label("resource_id"),
-            sa.literal(extra, sa.Text).label("extra"),
+            sa.bindparam(f"event_id_{pos}", type_=sa.String).label("event_id"),
+            sa.bindparam(f"topic_{pos}", type_=sa.String).label("topic"),
+            sa.bindparam(f"resource_type_{pos}", type_=sa.String).label("resource_type"),
+            sa.bindparam(f"resource_id_{pos}", type_=sa.String).label("resource_id"),
+            sa.bindparam(f"extra_{pos}", type_=sa.Text).label("extra"),
         )
-        for pos, (topic, type_, id_, extra) in enumerate(events)
+        for pos in range(count)
     ]
     ev = (rows[0] if len(rows) == 1 else sa.union_all(*rows)).subquery("ev")
     w = webhooks
+    org = sa.bindparam("organization_id", type_=sa.String)
+    mode = sa.bindparam("mode", type_=sa.String)
+    stamp = sa.bindparam("stamp", type_=sa.DateTime)
     select = (
         sa.select(
             ev.c.event_id,
-            sa.literal(organization_id, sa.String),
-            sa.literal(mode, sa.String),
+            org,
+            mode,
             w.c.id,
             ev.c.topic,
             ev.c.resource_type,
@@ -135,32 +175,12 @@ async def record(
             w.c.callback_url,
             sa.literal("pending", sa.String),
             sa.literal(0, sa.Integer),
-            sa.literal(stamp, sa.DateTime),
-            sa.literal(stamp, sa.DateTime),
+            stamp,
+            stamp,
             ev.c.extra,
         )
         .select_from(ev.join(w, w.c.topic == ev.c.topic))
-        .where(
-            w.c.organization_id == organization_id,
-            w.c.mode == mode,
-            w.c.disabled_at.is_(None),
-        )
+        .where(w.c.organization_id == org, w.c.mode == mode, w.c.disabled_at.is_(None))
         .order_by(ev.c.pos, w.c.id)
     )
-    columns = [
-        "event_id",
-        "organization_id",
-        "mode",
-        "webhook_id",
-        "topic",
-        "resource_type",
-        "resource_id",
-        "callback_url",
-        "status",
-        "attempts",
-        "created_at",
-        "next_attempt_at",
-        "extra",
-    ]
-    result = await conn.execute(webhook_events.insert().from_select(columns, select))
-    return bool(result.rowcount)
+    return webhook_events.insert().from_select(_COLUMNS, select)

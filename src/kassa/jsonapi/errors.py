@@ -1,10 +1,13 @@
-"""JSON:API error objects and the exception that carries them to the HTTP layer."""
+"""JSON:API error objects, the exception that carries them to the HTTP layer, and the one
+mapping of a domain :class:`~kassa.failures.Failure` to them (:func:`api_error`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+
+from kassa.failures import Failure, Field, Kind, Problem
 
 TITLES = {
     "UNAUTHORIZED": (
@@ -154,3 +157,32 @@ def not_editable(pointer: str) -> Invalid:
 
 def invalid_transition(trigger: str) -> Invalid:
     return invalid(attr(trigger), "cannot be performed in the current status", "invalid_transition")
+
+
+STATUS = {Kind.UNAUTHORIZED: 401, Kind.NOT_FOUND: 404, Kind.INVALID: 422, Kind.LOCKED: 423}
+"""The HTTP status of each kind of domain failure."""
+
+
+def pointer_of(at: Field) -> str:
+    return rel(at.name) if at.relationship else attr(at.name)
+
+
+def _problem(status: int, code: str, problem: Problem) -> dict[str, Any]:
+    at = problem.field
+    meta = {"error": problem.error, **problem.meta}
+    detail = f"{at.name} - {problem.title}"
+    return error_object(status, code, problem.title, detail, pointer_of(at), meta)
+
+
+def api_error(exc: ApiError | Failure) -> ApiError:
+    """What the client is sent for ``exc``: a domain failure's status, error objects (one a
+    problem, each pointing at its field) and headers; an :class:`ApiError` as it is."""
+    if isinstance(exc, ApiError):
+        return exc
+    status = STATUS[exc.kind]
+    if exc.problems:
+        errors = [_problem(status, exc.code, p) for p in exc.problems]
+    else:
+        errors = [error_object(status, exc.code, exc.title, exc.detail)]
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return ApiError(status, errors, headers)

@@ -18,13 +18,10 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
-from kassa.auth.principal import Principal
-from kassa.engine.context import Ctx
-from kassa.engine.documents import IncludeTree, include_tree, render
-from kassa.jsonapi.errors import ApiError
-from kassa.jsonapi.query import Query
 from kassa.outbound import DestinationRefused, url_refusal
-from kassa.resources.base import Row
+from kassa.session import Session
+from kassa.session.rows import Row
+from kassa.store.unit import UnitOfWork
 
 log = logging.getLogger("kassa.callouts")
 SIGNATURE_HEADER = "X-CommerceLayer-Signature"
@@ -120,50 +117,19 @@ def classify(status: int, body: bytes) -> Outcome:
     )
 
 
-def system_ctx(ctx: Ctx) -> Ctx:
-    """The same transaction, seen with integration rights (callout payloads show everything)."""
-    p = ctx.principal
-    principal = Principal(
-        organization_id=p.organization_id,
-        organization_slug=p.organization_slug,
-        mode=p.mode,
-        application_id=p.application_id,
-        kind="integration",
-    )
-    sys = Ctx(ctx.services, principal, ctx.base_url, Query())
-    sys._conn = ctx._conn
-    return sys
-
-
 async def payload(
-    ctx: Ctx, type_: str, row: Row, gateway: Row, meta: dict[str, Any] | None = None
+    ctx: Session, type_: str, row: Row, gateway: Row, meta: dict[str, Any] | None = None
 ) -> bytes:
     """The callout body, serialized once: these exact bytes are signed and sent."""
-    sys = system_ctx(ctx)
-    res = ctx.registry[type_]
     paths = gateway.get("external_includes") or list(DEFAULT_INCLUDES)
-    tree: IncludeTree = {}
-    for path in paths:
-        try:
-            part = include_tree(sys, res, [tuple(str(path).split("."))])
-        except ApiError:
-            continue
-        _merge(tree, part)
-    data, included = await render(sys, res, [row], tree)
-    doc = data[0]
+    doc, included = await ctx.services.document(ctx, type_, row, [str(p) for p in paths])
     if meta:
         doc["meta"] = {**doc.get("meta", {}), **meta}
-    sys._conn = None
     return orjson.dumps({"data": doc, "included": included})
 
 
-def _merge(into: IncludeTree, other: IncludeTree) -> None:
-    for key, sub in other.items():
-        _merge(into.setdefault(key, {}), sub)
-
-
 async def _post(
-    ctx: Ctx, gateway: Row, action: str, body: bytes, key: str | None
+    ctx: Session, gateway: Row, action: str, body: bytes, key: str | None
 ) -> tuple[Outcome, bool]:
     """The HTTP exchange alone; also says whether it counts for the breaker."""
     url = gateway.get(f"{action}_url")
@@ -211,16 +177,15 @@ async def _exchange(
 
 
 async def callout(
-    ctx: Ctx, gateway: Row, action: str, body: bytes, key: str | None = None
+    ctx: Session, gateway: Row, action: str, body: bytes, key: str | None = None
 ) -> Outcome:
     """Commit, POST ``body`` to the gateway's ``<action>_url``, then continue in a new
     transaction that also carries the breaker's bookkeeping.
 
     ``key`` is sent as ``Idempotency-Key``: the same on every repeat of one transaction.
     """
-    await ctx.pause()
-    outcome, counted = await _post(ctx, gateway, action, body, key)
-    await ctx.resume()
+    async with ctx.unit.outside_transaction():
+        outcome, counted = await _post(ctx, gateway, action, body, key)
     if counted:
         stmt = _breaker_update(ctx, gateway, failed=outcome.kind == "failure")
         if stmt is not None:
@@ -228,7 +193,9 @@ async def callout(
     return outcome
 
 
-async def call(ctx: Ctx, gateway: Row, action: str, body: bytes, key: str | None = None) -> Outcome:
+async def call(
+    ctx: Session, gateway: Row, action: str, body: bytes, key: str | None = None
+) -> Outcome:
     """POST ``body`` to the gateway's ``<action>_url``. Call with no transaction open."""
     assert not ctx.in_transaction, "commit before calling out"
     outcome, counted = await _post(ctx, gateway, action, body, key)
@@ -237,7 +204,7 @@ async def call(ctx: Ctx, gateway: Row, action: str, body: bytes, key: str | None
     return outcome
 
 
-def _breaker_update(ctx: Ctx, gateway: Row, *, failed: bool) -> sa.Update | None:
+def _breaker_update(ctx: Session, gateway: Row, *, failed: bool) -> sa.Update | None:
     """Count a failure (opening past the threshold) or reset the count after a good reply.
 
     Only a closed circuit changes; a good reply on a gateway whose count we just read as 0
@@ -245,7 +212,7 @@ def _breaker_update(ctx: Ctx, gateway: Row, *, failed: bool) -> sa.Update | None
     """
     if not failed and not gateway.get("circuit_failure_count"):
         return None
-    table = ctx.registry["external_gateways"].table
+    table = ctx.table("external_gateways")
     where = [table.c.id == gateway["id"], table.c.circuit_state == "closed"]
     values: dict[str, Any]
     if failed:
@@ -262,9 +229,10 @@ def _breaker_update(ctx: Ctx, gateway: Row, *, failed: bool) -> sa.Update | None
     return table.update().where(*where).values(**values)
 
 
-async def record_breaker(ctx: Ctx, gateway_id: str, *, failed: bool) -> None:
+async def record_breaker(ctx: Session, gateway_id: str, *, failed: bool) -> None:
     """The breaker's bookkeeping in a transaction of its own."""
     stmt = _breaker_update(ctx, {"id": gateway_id, "circuit_failure_count": 1}, failed=failed)
     assert stmt is not None
-    async with ctx.services.db.engine.begin() as conn:
-        await conn.execute(stmt)
+    own = UnitOfWork(ctx.services.db)
+    async with own.step():
+        await own.conn.execute(stmt)

@@ -1,6 +1,6 @@
 """Money operations on an order: authorize, capture, void and refund through its gateway.
 
-Callers hold the order's lock (:func:`kassa.commerce.locks.order_lock`) and load a
+Callers hold the order's lock (:func:`kassa.orders.locks.order_lock`) and load a
 :class:`Payment` once; each operation records its transaction, and :func:`finish` settles
 the order (balances, ``payment_status``) and turns a decline into the 422 of §10.2.
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kassa.engine.context import Ctx
+from kassa.failures import Failure, Field, invalid
 from kassa.ids import new_id
-from kassa.jsonapi.errors import Invalid, validation
 from kassa.payments import callouts, leases
 from kassa.payments.callouts import Outcome
 from kassa.payments.transactions import order_transactions, record, settle
-from kassa.resources.base import Row
+from kassa.session import Session
+from kassa.session.rows import Row
 
 FALLBACK_TITLES = {
     "authorize": "authorization failed",
@@ -48,7 +48,9 @@ class Payment:
         return [x for x in self.txns if x["type"] == kind and x.get("succeeded")]
 
 
-async def load(ctx: Ctx, order: Row, *, method: Row | None = None, source: bool = False) -> Payment:
+async def load(
+    ctx: Session, order: Row, *, method: Row | None = None, source: bool = False
+) -> Payment:
     """The order's payment method, gateway, transactions (and, if asked, payment source)."""
     if method is None:
         method = await ctx.get("payment_methods", order.get("payment_method_id"))
@@ -61,12 +63,12 @@ async def load(ctx: Ctx, order: Row, *, method: Row | None = None, source: bool 
     return pay
 
 
-def decline_error(action: str, outcome: Outcome, pointer: str) -> Invalid:
+def decline_error(action: str, outcome: Outcome, at: Field) -> Failure:
     title = outcome.message or FALLBACK_TITLES[action]
-    return Invalid([validation(pointer, title, outcome.error_code or "declined")])
+    return invalid(at, title, outcome.error_code or "declined")
 
 
-async def _gateway_for(ctx: Ctx, pay: Payment, reference: Row | None) -> Row | None:
+async def _gateway_for(ctx: Session, pay: Payment, reference: Row | None) -> Row | None:
     """The gateway that handled ``reference`` (normally the method's current one)."""
     wanted = (reference or {}).get("gateway_id")
     if not wanted or (pay.gateway is not None and pay.gateway["id"] == wanted):
@@ -75,7 +77,7 @@ async def _gateway_for(ctx: Ctx, pay: Payment, reference: Row | None) -> Row | N
 
 
 async def run(
-    ctx: Ctx,
+    ctx: Session,
     pay: Payment,
     action: str,
     target_type: str,
@@ -135,7 +137,7 @@ async def run(
 
 
 async def conclude(
-    ctx: Ctx,
+    ctx: Session,
     pay: Payment,
     action: str,
     target_type: str,
@@ -186,30 +188,29 @@ async def conclude(
 
 
 async def finish(
-    ctx: Ctx,
+    ctx: Session,
     pay: Payment,
     outcome: Outcome | None,
     action: str,
-    pointer: str,
+    at: Field,
     values: Row | None = None,
 ) -> Row:
     """Settle the order; a decline is committed (its record is kept) and raised as a 422."""
     order = await settle(ctx, pay.order, pay.txns, values)
     if outcome is not None and outcome.kind == "decline":
-        await ctx.commit()
-        await ctx.resume()
-        raise decline_error(action, outcome, pointer)
+        await ctx.unit.commit_and_continue()
+        raise decline_error(action, outcome, at)
     return order
 
 
 APPROVE_AND_CAPTURE = "approve_capture"  # purpose is at most 16 characters
 CANCEL = "cancel"
 """Lease purposes of the order triggers whose rest a recovery finishes
-(:mod:`kassa.commerce.recovery`) once their interrupted callout is recorded."""
+(:mod:`kassa.checkout.recovery`) once their interrupted callout is recorded."""
 
 
 async def _each(
-    ctx: Ctx,
+    ctx: Session,
     pay: Payment,
     action: str,
     kind: str,
@@ -237,27 +238,27 @@ async def _each(
     return last
 
 
-async def capture_order(ctx: Ctx, pay: Payment, purpose: str | None = None) -> Outcome | None:
+async def capture_order(ctx: Session, pay: Payment, purpose: str | None = None) -> Outcome | None:
     """Capture the capture balance of the order's succeeded authorizations."""
     return await _each(
         ctx, pay, "capture", "authorizations", "capture_balance_cents", "authorizations", purpose
     )
 
 
-async def void_order(ctx: Ctx, pay: Payment, purpose: str | None = None) -> Outcome | None:
+async def void_order(ctx: Session, pay: Payment, purpose: str | None = None) -> Outcome | None:
     """Void the succeeded authorizations that still have a void balance."""
     return await _each(
         ctx, pay, "void", "authorizations", "void_balance_cents", "authorizations", purpose
     )
 
 
-async def refund_order(ctx: Ctx, pay: Payment) -> Outcome | None:
+async def refund_order(ctx: Session, pay: Payment) -> Outcome | None:
     """Refund the refund balance of the order's succeeded captures."""
     return await _each(ctx, pay, "refund", "captures", "refund_balance_cents", "captures")
 
 
 async def complete(
-    ctx: Ctx, pay: Payment, txn: Row, *, success: bool, fields: Row | None = None
+    ctx: Session, pay: Payment, txn: Row, *, success: bool, fields: Row | None = None
 ) -> Row:
     """End a pending (or failed) transaction: asynchronous completion or ``_forward``.
 

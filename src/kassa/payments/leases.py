@@ -4,7 +4,7 @@ Before a callout, its record (idempotency key, action, amount, target, the exact
 body) is written in the transaction committed just before the request leaves; the
 transaction that records the outcome deletes it. A record whose lease has expired was left
 by a process that died (or lost its database) between the two: the recovery scan
-(:mod:`kassa.commerce.recovery`) repeats the callout with the same key and finishes the
+(:mod:`kassa.checkout.recovery`) repeats the callout with the same key and finishes the
 work. An order has at most one callout in flight (the order's lock already serialises
 them); a stale record blocks the order's next callout until it is recovered.
 """
@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassa.engine.context import Ctx
+from kassa.failures import locked
 from kassa.ids import now
-from kassa.jsonapi.errors import ApiError
+from kassa.orders.locks import lease_seconds
+from kassa.session import Session
 from kassa.settings import Settings
 from kassa.store.schema import callout_leases
 
@@ -72,19 +73,12 @@ class Lease:
         )
 
 
-def lease_seconds(settings: Settings) -> float:
-    """How long the lock (and a callout's lease) lasts: ``KASSA_CALLOUT_LEASE_SECONDS``, by
-    default ``3 × callout_timeout + 10``, never less than ``callout_timeout + 1``."""
-    wanted = settings.callout_lease_seconds or settings.callout_timeout * 3 + 10
-    return max(wanted, settings.callout_timeout + 1)
-
-
 def _until(settings: Settings) -> datetime:
     return now() + timedelta(seconds=lease_seconds(settings))
 
 
 async def hold(
-    ctx: Ctx,
+    ctx: Session,
     *,
     key: str,
     order_id: str,
@@ -127,22 +121,18 @@ async def hold(
         .returning(callout_leases.c.key)
     )
     if (await ctx.conn.execute(stmt)).first() is None:
-        raise ApiError.of(
-            423,
-            "LOCKED",
-            "Locked",
-            "A payment callout of this order was interrupted and is being recovered; "
-            "retry shortly.",
+        raise locked(
+            "A payment callout of this order was interrupted and is being recovered; retry shortly."
         )
 
 
-async def held(ctx: Ctx, order_id: str) -> bool:
+async def held(ctx: Session, order_id: str) -> bool:
     """Whether the order has a callout in flight or waiting for the recovery scan."""
     stmt = sa.select(callout_leases.c.key).where(callout_leases.c.order_id == order_id)
     return (await ctx.conn.execute(stmt)).first() is not None
 
 
-async def drop(ctx: Ctx, key: str) -> None:
+async def drop(ctx: Session, key: str) -> None:
     """Forget a callout whose outcome is now recorded (same transaction as the record)."""
     await ctx.conn.execute(callout_leases.delete().where(callout_leases.c.key == key))
 
@@ -158,7 +148,7 @@ async def expired(conn: AsyncConnection, limit: int = 50) -> list[Lease]:
     return [Lease.of(r) for r in (await conn.execute(stmt)).mappings()]
 
 
-async def claim(ctx: Ctx, key: str) -> Lease | None:
+async def claim(ctx: Session, key: str) -> Lease | None:
     """Renew an expired lease for this process (compare-and-set); ``None`` if it is gone or
     somebody renewed it first. Call under the order's lock."""
     stamp = now()

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from kassa.engine.context import Ctx
 from kassa.ids import new_id, now
 from kassa.payments.callouts import Outcome, text
-from kassa.resources.base import Row
-from kassa.resources.scopes import t
+from kassa.session import Session
+from kassa.session.rows import Row
+from kassa.session.scopes import t
 
 MAX_AMOUNT = 10**15
 """Larger gateway amounts are ignored (the requested amount is kept)."""
 
 
-async def order_transactions(ctx: Ctx, order_id: str) -> list[Row]:
+async def order_transactions(ctx: Session, order_id: str) -> list[Row]:
     return await ctx.select("transactions", t("transactions").c.order_id == order_id)
 
 
@@ -54,7 +54,7 @@ def _amount(data: dict[str, Any], requested: int) -> int:
 
 
 async def record(
-    ctx: Ctx,
+    ctx: Session,
     order: Row,
     kind: str,
     outcome: Outcome,
@@ -148,7 +148,7 @@ def _balances(txns: list[Row]) -> dict[str, dict[str, int]]:
     return out
 
 
-async def rebalance(ctx: Ctx, txns: list[Row]) -> None:
+async def rebalance(ctx: Session, txns: list[Row]) -> None:
     """Write the balances that changed (and update the rows in ``txns`` to match)."""
     by_id = {txn["id"]: txn for txn in txns}
     for txn_id, wanted in _balances(txns).items():
@@ -175,7 +175,7 @@ def follow_ups(order: Row) -> Row:
     return out
 
 
-async def settle(ctx: Ctx, order: Row, txns: list[Row], values: Row | None = None) -> Row:
+async def settle(ctx: Session, order: Row, txns: list[Row], values: Row | None = None) -> Row:
     """Rebalance, derive ``payment_status`` and store it with ``values`` in one UPDATE.
 
     ``order`` is updated in place and returned.
@@ -193,7 +193,7 @@ async def settle(ctx: Ctx, order: Row, txns: list[Row], values: Row | None = Non
     return order
 
 
-async def recompute_order(ctx: Ctx, order_id: str) -> Row:
+async def recompute_order(ctx: Session, order_id: str) -> Row:
     """Reload an order and its transactions and :func:`settle` them."""
     order = await ctx.get("orders", order_id)
     assert order is not None

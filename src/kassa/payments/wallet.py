@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
-from kassa.commerce.locks import order_lock
-from kassa.commerce.orders import available_payment_methods, editable, refresh
-from kassa.engine.context import Ctx
+from kassa.failures import Field, attr, blank, invalid, not_editable, rel, unauthorized
 from kassa.ids import new_id
-from kassa.jsonapi.errors import attr, blank, invalid, not_editable, rel, unauthorized
-from kassa.payments import callouts, leases
+from kassa.orders.locks import order_lock
+from kassa.orders.rules import editable, refresh
+from kassa.payments import callouts, leases, sources
 from kassa.payments.callouts import Outcome
-from kassa.resources.base import Changes, Row
-from kassa.resources.scopes import t
+from kassa.session import Session
+from kassa.session.rows import Changes, Row
+from kassa.session.scopes import t
 
 SAVE = "_save_payment_source_to_customer_wallet"
 REUSE = "_customer_payment_source_id"
@@ -36,7 +34,7 @@ def entry_name(source: Row | None, method: Row | None) -> str | None:
     return None
 
 
-async def _existing_entry(ctx: Ctx, source: Row) -> Row | None:
+async def _existing_entry(ctx: Session, source: Row) -> Row | None:
     """The wallet entry already made from this external payment, if any."""
     entries = t("customer_payment_sources")
     rows = await ctx.select(
@@ -47,7 +45,7 @@ async def _existing_entry(ctx: Ctx, source: Row) -> Row | None:
     return rows[0] if rows else None
 
 
-async def _already_saved(ctx: Ctx, order: Row) -> bool:
+async def _already_saved(ctx: Session, order: Row) -> bool:
     """Every precondition holds and the order's payment source is in the wallet already."""
     if not order.get("customer_id") or order.get("payment_source_type") not in WALLET_TYPES:
         return False
@@ -57,7 +55,7 @@ async def _already_saved(ctx: Ctx, order: Row) -> bool:
     return bool(source.get("wallet_id") or await _existing_entry(ctx, source))
 
 
-async def save(ctx: Ctx, row: Row, _value: Any, _changes: Changes) -> None:
+async def save(ctx: Session, row: Row, _value: Any, _changes: Changes) -> None:
     """``_save_payment_source_to_customer_wallet``: one token callout, one entry (§6)."""
     if ctx.principal.guest:
         raise unauthorized()
@@ -98,15 +96,13 @@ async def save(ctx: Ctx, row: Row, _value: Any, _changes: Changes) -> None:
                 amount=0,
                 body=body,
             )
-            await ctx.pause()
-            # The breaker is counted in a transaction of its own: a failure raised below
-            # rolls this request's work back, never the count.
-            outcome = await callouts.call(ctx, gateway, "token", body, key)
-            await ctx.resume()
+            async with ctx.unit.outside_transaction():
+                # The breaker is counted in a transaction of its own: a failure raised
+                # below rolls this request's work back, never the count.
+                outcome = await callouts.call(ctx, gateway, "token", body, key)
             if outcome.kind != "success":
                 await leases.drop(ctx, key)
-                await ctx.commit()
-                await ctx.resume()
+                await ctx.unit.commit_and_continue()  # the lease is gone whatever follows
                 raise _refusal(outcome)
         await store_entry(ctx, order, source, method, outcome, key)
         if outcome is not None:
@@ -124,7 +120,7 @@ def _refusal(outcome: Outcome) -> Exception:
 
 
 async def store_entry(
-    ctx: Ctx, order: Row, source: Row, method: Row | None, outcome: Outcome | None, key: str
+    ctx: Session, order: Row, source: Row, method: Row | None, outcome: Outcome | None, key: str
 ) -> Row | None:
     """The wallet entry ``key`` from the token callout's answer (``None``: no callout).
 
@@ -163,7 +159,7 @@ async def store_entry(
     return entry
 
 
-async def reuse(ctx: Ctx, row: Row, value: Any, _changes: Changes) -> None:
+async def reuse(ctx: Session, row: Row, value: Any, _changes: Changes) -> None:
     """``_customer_payment_source_id``: a new payment source copying a wallet entry (§7.4)."""
     if ctx.principal.guest:
         raise unauthorized()
@@ -201,22 +197,13 @@ async def reuse(ctx: Ctx, row: Row, value: Any, _changes: Changes) -> None:
                 "wallet_id": entry["id"],
             },
         )
-        await ctx.update(
-            "orders",
-            order["id"],
-            {
-                "payment_method_id": method["id"],
-                "payment_source_id": copy["id"],
-                "payment_source_type": "external_payments",
-                "payment_source_details": source_details(copy),
-            },
-        )
+        await sources.attach(ctx, order["id"], "external_payments", copy, method_id=method["id"])
         await refresh(ctx, order["id"])
 
 
-async def _reuse_method(ctx: Ctx, order: Row, entry: Row, pointer: str) -> Row:
+async def _reuse_method(ctx: Session, order: Row, entry: Row, pointer: Field) -> Row:
     """The payment method the order gets from the entry, or 422 when it is not available."""
-    available = {m["id"]: m for m in await available_payment_methods(ctx, order)}
+    available = {m["id"]: m for m in await sources.methods_for(ctx, order)}
     method = available.get(entry.get("payment_method_id") or order.get("payment_method_id") or "")
     source_type = entry.get("payment_source_type") or "external_payments"
     if (
@@ -228,15 +215,7 @@ async def _reuse_method(ctx: Ctx, order: Row, entry: Row, pointer: str) -> Row:
     return method
 
 
-def source_details(source: Row) -> dict[str, Any]:
-    """``order.payment_source_details`` for an external payment."""
-    return {
-        "type": "external_payments",
-        "payment_instrument": source.get("payment_instrument") or {},
-    }
-
-
-async def available_entries(ctx: Ctx, orders: list[Row]) -> dict[str, list[tuple[str, Row]]]:
+async def available_entries(ctx: Session, orders: list[Row]) -> dict[str, list[tuple[str, Row]]]:
     """``available_customer_payment_sources`` for many orders: two queries in all."""
     out: dict[str, list[tuple[str, Row]]] = {o["id"]: [] for o in orders}
     if ctx.principal.guest:
@@ -244,26 +223,14 @@ async def available_entries(ctx: Ctx, orders: list[Row]) -> dict[str, list[tuple
     with_customer = [o for o in orders if o.get("customer_id")]
     if not with_customer:
         return out
-    entries_t, methods_t = t("customer_payment_sources"), t("payment_methods")
+    entries_t = t("customer_payment_sources")
     entries = await ctx.select(
         "customer_payment_sources",
         entries_t.c.customer_id.in_({o["customer_id"] for o in with_customer}),
     )
-    markets = {o.get("market_id") for o in with_customer}
-    methods = await ctx.select(
-        "payment_methods",
-        methods_t.c.disabled_at.is_(None),
-        sa.or_(
-            methods_t.c.market_id.in_([m for m in markets if m]), methods_t.c.market_id.is_(None)
-        ),
-    )
-    for order in with_customer:
-        usable = {
-            m["id"]
-            for m in methods
-            if m.get("market_id") in (None, order.get("market_id"))
-            and m.get("currency_code") == order.get("currency_code")
-        }
+    methods = await sources.available_methods(ctx, with_customer)
+    for order, available in zip(with_customer, methods, strict=True):
+        usable = {m["id"] for m in available}
         out[order["id"]] = [
             ("customer_payment_sources", e)
             for e in entries
@@ -273,21 +240,10 @@ async def available_entries(ctx: Ctx, orders: list[Row]) -> dict[str, list[tuple
     return out
 
 
-async def available_methods(ctx: Ctx, orders: list[Row]) -> dict[str, list[tuple[str, Row]]]:
+async def available_methods(ctx: Session, orders: list[Row]) -> dict[str, list[tuple[str, Row]]]:
     """``available_payment_methods`` for many orders (orders-and-checkout §8): one query."""
-    methods_t = t("payment_methods")
-    markets = {o.get("market_id") for o in orders if o.get("market_id")}
-    methods = await ctx.select(
-        "payment_methods",
-        methods_t.c.disabled_at.is_(None),
-        sa.or_(methods_t.c.market_id.in_(markets), methods_t.c.market_id.is_(None)),
-    )
+    methods = await sources.available_methods(ctx, orders)
     return {
-        o["id"]: [
-            ("payment_methods", m)
-            for m in methods
-            if m.get("market_id") in (None, o.get("market_id"))
-            and m.get("currency_code") == o.get("currency_code")
-        ]
-        for o in orders
+        o["id"]: [("payment_methods", m) for m in available]
+        for o, available in zip(orders, methods, strict=True)
     }

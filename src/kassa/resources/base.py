@@ -7,51 +7,31 @@ trigger attributes. The generic engine (:mod:`kassa.engine`) serves every declar
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from kassa.resources.wire import WireField, WireRel, WireResource
+from kassa.session import Session
+from kassa.session.rows import Changes, Row
 
 if TYPE_CHECKING:
     from kassa.auth.principal import Principal
-    from kassa.engine.context import Ctx
 
-Row = dict[str, Any]
 Computed = Callable[[Row], Any]
 ScopeFn = Callable[["Principal", sa.Table], "list[sa.ColumnElement[bool]] | None"]
 """Extra WHERE clauses for a sales-channel caller; ``None`` means "no access at all"."""
-RowCheck = Callable[["Ctx", Row, str], Awaitable[None]]
-Loader = Callable[["Ctx", list[Row]], Awaitable[dict[str, list[tuple[str, Row]]]]]
-CreateHook = Callable[["Ctx", Row, "Changes"], Awaitable[None]]
-UpdateHook = Callable[["Ctx", Row, Row, "Changes"], Awaitable[None]]
-AfterHook = Callable[["Ctx", Row], Awaitable[None]]
-DeleteHook = Callable[["Ctx", Row], Awaitable[None]]
-TriggerFn = Callable[["Ctx", Row, Any, "Changes"], Awaitable[None]]
+RowCheck = Callable[[Session, Row, str], Awaitable[None]]
+Loader = Callable[[Session, list[Row]], Awaitable[dict[str, list[tuple[str, Row]]]]]
+CreateHook = Callable[[Session, Row, Changes], Awaitable[None]]
+UpdateHook = Callable[[Session, Row, Row, Changes], Awaitable[None]]
+AfterHook = Callable[[Session, Row], Awaitable[None]]
+DeleteHook = Callable[[Session, Row], Awaitable[None]]
+TriggerFn = Callable[[Session, Row, Any, Changes], Awaitable[None]]
 
 VERBS = ("list", "retrieve", "create", "update", "delete")
-
-
-@dataclass
-class Changes:
-    """What a write request asked for, after shape checks.
-
-    ``values`` are column values to store; ``inputs`` the write-only attributes that are not
-    columns (``password``, ``sku_code`` shortcuts…); ``triggers`` the ``_name`` commands;
-    ``relationships`` maps a relationship name to ``None`` or ``(type, id)`` or a list.
-    """
-
-    values: Row = field(default_factory=dict)
-    inputs: Row = field(default_factory=dict)
-    triggers: Row = field(default_factory=dict)
-    relationships: dict[str, Any] = field(default_factory=dict)
-    sent_attributes: set[str] = field(default_factory=set)
-    existing_id: str | None = None
-    """Set by a create hook that updated an existing row instead (``_update_quantity``)."""
-    related: dict[str, Any] = field(default_factory=dict)
-    """The rows the sent to-one relationships point at (``None`` when cleared)."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +211,22 @@ class Registry:
 
     def __getitem__(self, type_: str) -> Resource:
         return self.by_type[type_]
+
+    def is_path(self, res: Resource, path: Sequence[str]) -> bool:
+        """Whether ``path`` is a relationship path from ``res`` (through every target of a
+        polymorphic relationship): what ``include=`` accepts."""
+        current = [res]
+        for segment in path:
+            targets = [r for r in current if segment in r.rels]
+            if not targets:
+                return False
+            current = [
+                target
+                for r in targets
+                for name in r.rels[segment].targets
+                if (target := self.get(name)) is not None
+            ]
+        return True
 
     def finish(self) -> None:
         names = set(self.by_type)

@@ -6,18 +6,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kassa.commerce.numbers import next_number
-from kassa.engine.context import Ctx
 from kassa.ids import new_token
 from kassa.jsonapi.errors import Invalid, attr, invalid, unauthorized, validation
-from kassa.resources import contract, scopes
+from kassa.orders.numbers import next_number
+from kassa.resources import contract
 from kassa.resources.base import Access, Changes, Resource, Row, TriggerFn, reverse, verbs
 from kassa.resources.common import disable_triggers, resolve_code
+from kassa.session import Session, scopes
 
 _READ = verbs("list", "retrieve")
 
 
-async def _unique(ctx: Ctx, type_: str, column: str, value: Any, own_id: str | None = None) -> None:
+async def _unique(
+    ctx: Session, type_: str, column: str, value: Any, own_id: str | None = None
+) -> None:
     if value is None:
         return
     table = ctx.table(type_)
@@ -27,10 +29,10 @@ async def _unique(ctx: Ctx, type_: str, column: str, value: Any, own_id: str | N
 
 
 def _code_unique(type_: str) -> tuple[Any, Any]:
-    async def on_create(ctx: Ctx, values: Row, _c: Changes) -> None:
+    async def on_create(ctx: Session, values: Row, _c: Changes) -> None:
         await _unique(ctx, type_, "code", values.get("code"))
 
-    async def on_update(ctx: Ctx, row: Row, values: Row, _c: Changes) -> None:
+    async def on_update(ctx: Session, row: Row, values: Row, _c: Changes) -> None:
         if "code" in values:
             await _unique(ctx, type_, "code", values["code"], row["id"])
 
@@ -40,18 +42,18 @@ def _code_unique(type_: str) -> tuple[Any, Any]:
 # --- markets --------------------------------------------------------------------------------
 
 
-async def _market_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _market_create(ctx: Session, values: Row, changes: Changes) -> None:
     await _unique(ctx, "markets", "code", values.get("code"))
     values["number"] = await next_number(ctx, "markets")
     values["shared_secret"] = new_token()
 
 
-async def _market_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+async def _market_update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
     if "code" in values:
         await _unique(ctx, "markets", "code", values["code"], row["id"])
 
 
-async def _regenerate_secret(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+async def _regenerate_secret(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
     await ctx.update("markets", row["id"], {"shared_secret": new_token()})
 
 
@@ -88,7 +90,7 @@ MERCHANTS = Resource(contract.MERCHANTS)
 _sku_create, _sku_update = _code_unique("skus")
 
 
-async def _sku_check(ctx: Ctx, row: Row, _verb: str) -> None:
+async def _sku_check(ctx: Session, row: Row, _verb: str) -> None:
     """A SKU not sellable in the market in scope is out of the caller's scope: 401."""
     table = ctx.table("skus")
     clauses = scopes.skus_scope(ctx.principal, table) or [sa.false()]
@@ -120,7 +122,7 @@ SKUS = Resource(
 )
 
 
-async def _price_fill(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _price_fill(ctx: Session, values: Row, changes: Changes) -> None:
     await resolve_code(ctx, values, changes, code_field="sku_code", rel="sku", target="skus")
     price_list = changes.related.get("price_list")
     if price_list is not None:
@@ -136,13 +138,13 @@ async def _price_fill(ctx: Ctx, values: Row, changes: Changes) -> None:
         values["original_amount_cents"] = values["amount_cents"]
 
 
-async def _price_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _price_create(ctx: Session, values: Row, changes: Changes) -> None:
     await _price_fill(ctx, values, changes)
     if not values.get("sku_id"):
         raise Invalid([validation("/data/relationships/sku", "can't be blank", "blank")])
 
 
-async def _price_update(ctx: Ctx, _row: Row, values: Row, changes: Changes) -> None:
+async def _price_update(ctx: Session, _row: Row, values: Row, changes: Changes) -> None:
     await _price_fill(ctx, values, changes)
 
 
@@ -167,7 +169,7 @@ PRICES = Resource(
 # --- stock and inventory --------------------------------------------------------------------
 
 
-async def _stock_fill(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _stock_fill(ctx: Session, values: Row, changes: Changes) -> None:
     await resolve_code(ctx, values, changes, code_field="sku_code", rel="sku", target="skus")
     quantity = values.get("quantity")
     if quantity is not None and quantity < 0:
@@ -179,7 +181,7 @@ async def _stock_fill(ctx: Ctx, values: Row, changes: Changes) -> None:
         )
 
 
-async def _stock_update(ctx: Ctx, _row: Row, values: Row, changes: Changes) -> None:
+async def _stock_update(ctx: Session, _row: Row, values: Row, changes: Changes) -> None:
     await _stock_fill(ctx, values, changes)
 
 
@@ -197,7 +199,7 @@ STOCK_ITEMS = Resource(
 )
 
 
-async def _location_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _location_create(ctx: Session, values: Row, changes: Changes) -> None:
     await _unique(ctx, "stock_locations", "code", values.get("code"))
     values["number"] = await next_number(ctx, "stock_locations")
 

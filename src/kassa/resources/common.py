@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from kassa.engine.context import Ctx
 from kassa.ids import now
 from kassa.jsonapi.errors import attr, invalid
 from kassa.resources.base import Changes, Row, TriggerFn
+from kassa.session import Session
 
 
 def disable_triggers(type_: str) -> dict[str, TriggerFn]:
-    async def disable(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+    async def disable(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
         await ctx.update(type_, row["id"], {"disabled_at": now()})
 
-    async def enable(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+    async def enable(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
         await ctx.update(type_, row["id"], {"disabled_at": None})
 
     return {"_disable": disable, "_enable": enable}
 
 
 async def resolve_code(
-    ctx: Ctx, values: Row, changes: Changes, *, code_field: str, rel: str, target: str
+    ctx: Session, values: Row, changes: Changes, *, code_field: str, rel: str, target: str
 ) -> Row | None:
     """A ``sku_code``-style shortcut: fill the relationship from the code, or the code from it."""
     related = changes.related.get(rel)

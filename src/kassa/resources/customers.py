@@ -11,11 +11,11 @@ from kassa.auth import accounts
 from kassa.auth.passwords import check_new_password, hash_password
 from kassa.auth.tokens import login_lifetime
 from kassa.emails import normalized_email
-from kassa.engine.context import Ctx
 from kassa.ids import new_id, now
 from kassa.jsonapi.errors import Invalid, attr, blank, invalid, rel, validation
-from kassa.resources import contract, scopes
+from kassa.resources import contract
 from kassa.resources.base import Access, Changes, Resource, Row, reverse, verbs
+from kassa.session import Session, scopes
 
 _SINGLE = verbs("create", "retrieve", "update", "delete")
 
@@ -66,7 +66,7 @@ def check_address(row: Row) -> None:
         raise Invalid(errors)
 
 
-async def _address_create(ctx: Ctx, values: Row, _c: Changes) -> None:
+async def _address_create(ctx: Session, values: Row, _c: Changes) -> None:
     check_address(values)
     if values.get("country_code"):
         values["country_code"] = values["country_code"].upper()
@@ -74,7 +74,7 @@ async def _address_create(ctx: Ctx, values: Row, _c: Changes) -> None:
         values["owner_customer_id"] = ctx.principal.customer_id
 
 
-async def _address_update(ctx: Ctx, row: Row, values: Row, _c: Changes) -> None:
+async def _address_update(ctx: Session, row: Row, values: Row, _c: Changes) -> None:
     merged = {**row, **values}
     check_address(merged)
     if values.get("country_code"):
@@ -96,7 +96,7 @@ ADDRESSES = Resource(
 # --- customers ------------------------------------------------------------------------------
 
 
-async def _email_checks(ctx: Ctx, sent: Any, own_id: str | None = None) -> str:
+async def _email_checks(ctx: Session, sent: Any, own_id: str | None = None) -> str:
     email = normalized_email(sent)
     if email is None:
         raise invalid(attr("email"), "is invalid", "invalid")
@@ -107,13 +107,13 @@ async def _email_checks(ctx: Ctx, sent: Any, own_id: str | None = None) -> str:
     return email
 
 
-def _no_group_from_sales_channels(ctx: Ctx, changes: Changes) -> None:
+def _no_group_from_sales_channels(ctx: Session, changes: Changes) -> None:
     """Customer groups open private markets: only integrations assign them."""
     if ctx.principal.sales_channel and "customer_group" in changes.relationships:
         raise invalid(rel("customer_group"), "is invalid", "invalid")
 
 
-async def _customer_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _customer_create(ctx: Session, values: Row, changes: Changes) -> None:
     _no_group_from_sales_channels(ctx, changes)
     if not values.get("email"):
         raise invalid(attr("email"), "can't be blank", "blank")
@@ -123,24 +123,24 @@ async def _customer_create(ctx: Ctx, values: Row, changes: Changes) -> None:
     values["profile_id"] = values.get("profile_id") or values["id"]
     password = changes.inputs.get("password")
     if password is not None:
-        chosen = check_new_password(password, attr("password"))
+        chosen = check_new_password(password, "password")
         values["password_hash"] = await hash_password(chosen)
         values["has_password"] = True
 
 
-async def _customer_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+async def _customer_update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
     _no_group_from_sales_channels(ctx, changes)
     if "email" in values:
         values["email"] = await _email_checks(ctx, values["email"], row["id"])
     password = changes.inputs.get("password")
     if password is not None:
-        chosen = check_new_password(password, attr("password"))
+        chosen = check_new_password(password, "password")
         values["password_hash"] = await hash_password(chosen)
         values["has_password"] = True
         await accounts.password_changed(ctx.conn, row["id"], login_lifetime(ctx.settings))
 
 
-async def _customer_delete(ctx: Ctx, row: Row) -> None:
+async def _customer_delete(ctx: Session, row: Row) -> None:
     orders = ctx.table("orders")
     placed = await ctx.select(
         "orders", orders.c.customer_id == row["id"], orders.c.placed_at.is_not(None)
@@ -181,7 +181,7 @@ CUSTOMERS = Resource(
 )
 
 
-async def _customer_address_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _customer_address_create(ctx: Session, values: Row, changes: Changes) -> None:
     p = ctx.principal
     if p.customer_id:
         values["customer_id"] = p.customer_id
@@ -225,7 +225,7 @@ CUSTOMER_ADDRESSES = Resource(
 # backend in the customer_password_resets.create webhook only (kassa.webhooks).
 
 
-async def _reset_create(ctx: Ctx, values: Row, _c: Changes) -> None:
+async def _reset_create(ctx: Session, values: Row, _c: Changes) -> None:
     sent = values.get("customer_email")
     if sent in (None, ""):
         raise blank(attr("customer_email"))
@@ -250,7 +250,7 @@ async def _reset_create(ctx: Ctx, values: Row, _c: Changes) -> None:
     ctx.events.reveal(values["id"], {"reset_password_token": token})
 
 
-async def _void_pending_resets(ctx: Ctx, customer_id: str) -> None:
+async def _void_pending_resets(ctx: Session, customer_id: str) -> None:
     """Only the newest token of a customer works: the older unused ones stop working."""
     resets = ctx.table("customer_password_resets")
     await ctx.conn.execute(
@@ -264,7 +264,7 @@ async def _void_pending_resets(ctx: Ctx, customer_id: str) -> None:
     )
 
 
-async def _reset_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+async def _reset_update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
     token = changes.triggers.pop("_reset_password_token", None)
     password = changes.inputs.get("customer_password")
     if token is None and password is None and ctx.principal.integration:
@@ -284,7 +284,7 @@ async def _reset_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> No
         or not accounts.token_matches(digest, token)
     ):
         raise invalid(attr("_reset_password_token"), "is invalid", "invalid")
-    check_new_password(password, attr("customer_password"))
+    check_new_password(password, "customer_password")
     resets = ctx.table("customer_password_resets")
     used = await ctx.update(
         "customer_password_resets",
@@ -319,7 +319,7 @@ CUSTOMER_PASSWORD_RESETS = Resource(
 _TAG = re.compile(r"^[a-z0-9_:-]{1,25}$")
 
 
-async def _tag_create(ctx: Ctx, values: Row, _c: Changes) -> None:
+async def _tag_create(ctx: Session, values: Row, _c: Changes) -> None:
     name = str(values.get("name") or "").lower()
     if not _TAG.match(name):
         raise invalid(attr("name"), "is invalid", "invalid")
@@ -329,7 +329,7 @@ async def _tag_create(ctx: Ctx, values: Row, _c: Changes) -> None:
     values["name"] = name
 
 
-async def _tag_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+async def _tag_update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
     if "name" in values:
         name = str(values.get("name") or "").lower()
         if not _TAG.match(name):

@@ -7,20 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kassa.auth.passwords import check_new_password, hash_password
-from kassa.commerce import lifecycle, placing, stock
-from kassa.commerce.numbers import next_number
-from kassa.commerce.orders import (
-    available_payment_methods,
-    customer_for_email,
-    editable,
-    line_items,
-    market_price,
-    refresh,
-    zero_amounts,
-)
-from kassa.commerce.shipments import available_shipping_methods, free_over_base, shipping_cost
-from kassa.engine.context import Ctx
-from kassa.engine.policy import visible_row
+from kassa.checkout import lifecycle, placing
 from kassa.ids import new_token
 from kassa.jsonapi.errors import (
     attr,
@@ -30,8 +17,19 @@ from kassa.jsonapi.errors import (
     rel,
     unauthorized,
 )
-from kassa.payments import wallet
-from kassa.resources import contract, scopes
+from kassa.orders import stock
+from kassa.orders.numbers import next_number
+from kassa.orders.rules import (
+    customer_for_email,
+    editable,
+    line_items,
+    market_price,
+    refresh,
+    zero_amounts,
+)
+from kassa.orders.shipments import available_shipping_methods, free_over_base, shipping_cost
+from kassa.payments import sources, wallet
+from kassa.resources import contract
 from kassa.resources.base import (
     Access,
     Changes,
@@ -45,6 +43,7 @@ from kassa.resources.base import (
 )
 from kassa.resources.common import disable_triggers
 from kassa.resources.customers import check_address
+from kassa.session import Session, scopes
 
 MAX_QUANTITY = 99_999
 _ANY_STATUS = frozenset({"metadata", "reference", "reference_origin"})
@@ -69,7 +68,7 @@ def orders_read_scope(p: Any, table: sa.Table) -> list[sa.ColumnElement[bool]] |
     return scopes.orders_scope(p, table)
 
 
-async def _guest_order_check(ctx: Ctx, order: Row, verb: str) -> None:
+async def _guest_order_check(ctx: Session, order: Row, verb: str) -> None:
     if not ctx.principal.guest:
         return
     allowed = ("draft", "pending", "placed") if verb == "retrieve" else ("draft", "pending")
@@ -77,11 +76,11 @@ async def _guest_order_check(ctx: Ctx, order: Row, verb: str) -> None:
         raise unauthorized()
 
 
-async def _order_row_check(ctx: Ctx, row: Row, verb: str) -> None:
+async def _order_row_check(ctx: Session, row: Row, verb: str) -> None:
     await _guest_order_check(ctx, row, verb)
 
 
-async def _via_order_row_check(ctx: Ctx, row: Row, verb: str) -> None:
+async def _via_order_row_check(ctx: Session, row: Row, verb: str) -> None:
     order = await ctx.get("orders", row.get("order_id"))
     if order is not None:
         await _guest_order_check(ctx, order, verb)
@@ -94,7 +93,7 @@ _CHECKOUT_CUSTOMER = verbs("list", "create", "retrieve", "update")
 # --- orders -------------------------------------------------------------------------------
 
 
-async def _own_addresses(ctx: Ctx, values: Row, keys: set[str] | None = None) -> None:
+async def _own_addresses(ctx: Session, values: Row, keys: set[str] | None = None) -> None:
     """Addresses on a customer's order belong to that customer from now on.
 
     ``keys`` limits this to the address columns that changed. Not when a guest links the
@@ -114,7 +113,7 @@ async def _own_addresses(ctx: Ctx, values: Row, keys: set[str] | None = None) ->
             )
 
 
-async def _check_country_lock(ctx: Ctx, order: Row, address: Row | None = None) -> None:
+async def _check_country_lock(ctx: Session, order: Row, address: Row | None = None) -> None:
     """The shipping address must be in ``shipping_country_code_lock`` when that is set."""
     lock = order.get("shipping_country_code_lock")
     if address is None:
@@ -125,14 +124,12 @@ async def _check_country_lock(ctx: Ctx, order: Row, address: Row | None = None) 
         raise invalid(rel("shipping_address"), "country is locked", "invalid", value=lock)
 
 
-async def _check_payment_method(ctx: Ctx, order: Row, method_id: str | None) -> None:
-    if method_id and method_id not in {
-        m["id"] for m in await available_payment_methods(ctx, order)
-    }:
+async def _check_payment_method(ctx: Session, order: Row, method_id: str | None) -> None:
+    if method_id and method_id not in {m["id"] for m in await sources.methods_for(ctx, order)}:
         raise invalid(rel("payment_method"), "is invalid", "invalid")
 
 
-async def _link_customer(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _link_customer(ctx: Session, values: Row, changes: Changes) -> None:
     p = ctx.principal
     if p.customer_id:
         customer = await ctx.get("customers", p.customer_id)
@@ -151,7 +148,7 @@ async def _link_customer(ctx: Ctx, values: Row, changes: Changes) -> None:
     if values.get("customer_email"):
         password = changes.inputs.get("customer_password")
         if password is not None:
-            check_new_password(password, attr("customer_password"))
+            check_new_password(password, "customer_password")
         customer, created = await customer_for_email(ctx, values["customer_email"])
         values["customer_email"] = customer["email"]
         values["customer_id"] = customer["id"]
@@ -165,7 +162,7 @@ async def _link_customer(ctx: Ctx, values: Row, changes: Changes) -> None:
             )
 
 
-async def _order_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _order_create(ctx: Session, values: Row, changes: Changes) -> None:
     p = ctx.principal
     market = changes.related.get("market")
     if p.sales_channel:
@@ -206,7 +203,7 @@ async def _order_create(ctx: Ctx, values: Row, changes: Changes) -> None:
     await _own_addresses(ctx, values)
 
 
-async def _order_after_create(ctx: Ctx, row: Row) -> None:
+async def _order_after_create(ctx: Session, row: Row) -> None:
     await refresh(ctx, row["id"], order=row)
 
 
@@ -214,7 +211,7 @@ def _pointer(name: str, changes: Changes) -> str:
     return rel(name) if name in changes.relationships else attr(name)
 
 
-async def _order_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+async def _order_update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
     p = ctx.principal
     if p.guest and _CUSTOMER_ONLY & set(changes.triggers):
         raise unauthorized()
@@ -249,22 +246,20 @@ async def _order_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> No
         await _check_payment_method(ctx, merged, values["payment_method_id"])
         method = await ctx.get("payment_methods", values["payment_method_id"])
         if method is None or method.get("payment_source_type") != row.get("payment_source_type"):
-            values.update(
-                payment_source_id=None, payment_source_type=None, payment_source_details=None
-            )
+            values.update(sources.detached())
     if "payment_source_id" in values and values.get("payment_source_id"):
-        values["payment_source_details"] = {"type": values.get("payment_source_type")}
+        values["payment_source_details"] = sources.details(values.get("payment_source_type"))
     if "shipping_address_id" in values or "shipping_country_code_lock" in values:
         await _check_country_lock(ctx, merged)
     new_owner = merged.get("customer_id") != row.get("customer_id")
     await _own_addresses(ctx, merged, None if new_owner else set(values))
 
 
-async def _order_after_update(ctx: Ctx, row: Row) -> None:
+async def _order_after_update(ctx: Session, row: Row) -> None:
     await refresh(ctx, row["id"], order=row)
 
 
-async def _order_delete(ctx: Ctx, row: Row) -> None:
+async def _order_delete(ctx: Session, row: Row) -> None:
     if row.get("placed_at") is not None or row.get("status") not in ("draft", "pending"):
         from kassa.jsonapi.errors import ApiError
 
@@ -277,7 +272,7 @@ async def _order_delete(ctx: Ctx, row: Row) -> None:
 # --- address triggers -----------------------------------------------------------------------
 
 
-async def _copy_address(ctx: Ctx, source: Row, owner: str | None) -> Row:
+async def _copy_address(ctx: Session, source: Row, owner: str | None) -> Row:
     """A new address equal to ``source``; a guest's copies stay readable by the guest."""
     skip = {"id", "created_at", "updated_at", "organization_id", "mode"}
     values = {k: v for k, v in source.items() if k not in skip}
@@ -288,7 +283,7 @@ async def _copy_address(ctx: Ctx, source: Row, owner: str | None) -> Row:
 
 
 def _same_as(from_key: str, to_key: str, trigger: str) -> TriggerFn:
-    async def run(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+    async def run(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
         if not editable(row):
             raise not_editable(attr(trigger))
         source = await ctx.get("addresses", row.get(from_key))
@@ -304,10 +299,10 @@ def _same_as(from_key: str, to_key: str, trigger: str) -> TriggerFn:
 
 
 def _clone(to_key: str, trigger: str) -> TriggerFn:
-    async def run(ctx: Ctx, row: Row, value: Any, _c: Changes) -> None:
+    async def run(ctx: Session, row: Row, value: Any, _c: Changes) -> None:
         if not editable(row):
             raise not_editable(attr(trigger))
-        source = await visible_row(ctx, "addresses", value)
+        source = await ctx.services.visible_row(ctx, "addresses", value)
         customer_id = ctx.principal.customer_id
         if source is not None and customer_id and source.get("owner_customer_id") != customer_id:
             # A customer clones its own addresses or those of its address book.
@@ -332,7 +327,7 @@ def _clone(to_key: str, trigger: str) -> TriggerFn:
 
 
 def _save_to_book(key: str) -> TriggerFn:
-    async def run(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+    async def run(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
         if ctx.principal.guest:
             raise unauthorized()
         if not row.get("customer_id"):
@@ -376,13 +371,13 @@ def _save_to_book(key: str) -> TriggerFn:
 
 
 def _not_supported(trigger: str) -> TriggerFn:
-    async def run(_ctx: Ctx, _row: Row, _v: Any, _c: Changes) -> None:
+    async def run(_ctx: Session, _row: Row, _v: Any, _c: Changes) -> None:
         raise invalid(attr(trigger), "is not supported", "not_supported")
 
     return run
 
 
-async def _noop(_ctx: Ctx, _row: Row, _v: Any, _c: Changes) -> None:
+async def _noop(_ctx: Session, _row: Row, _v: Any, _c: Changes) -> None:
     """A parameter of another trigger (``_authorization_amount_cents``)."""
 
 
@@ -477,7 +472,7 @@ ORDERS = Resource(
 # --- line items ---------------------------------------------------------------------------
 
 
-async def _editable_order(ctx: Ctx, order: Row | None) -> Row:
+async def _editable_order(ctx: Session, order: Row | None) -> Row:
     if order is None:
         raise blank(rel("order"))
     if not editable(order):
@@ -502,14 +497,14 @@ def _check_quantity(quantity: Any) -> int:
     return int(quantity)
 
 
-async def _check_stock(ctx: Ctx, order: Row, sku: Row, quantity: int) -> None:
+async def _check_stock(ctx: Session, order: Row, sku: Row, quantity: int) -> None:
     if not stock.tracked(sku):
         return
     if quantity > await stock.available(ctx, order["market_id"], sku["id"]):
         raise invalid(attr("quantity"), "is out of stock", "out_of_stock")
 
 
-async def _line_item_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _line_item_create(ctx: Session, values: Row, changes: Changes) -> None:
     order = await _editable_order(ctx, changes.related.get("order"))
     sku = changes.related.get("sku")
     item = changes.related.get("item")
@@ -590,13 +585,13 @@ async def _line_item_create(ctx: Ctx, values: Row, changes: Changes) -> None:
     )
 
 
-async def _sellable(ctx: Ctx, market_id: str, sku_id: str) -> bool:
+async def _sellable(ctx: Session, market_id: str, sku_id: str) -> bool:
     """Priced in the market's price list and stocked there (or not tracked)."""
     skus = ctx.table("skus")
     return bool(await ctx.select("skus", skus.c.id == sku_id, scopes.sellable_skus(market_id)))
 
 
-async def _line_item_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+async def _line_item_update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
     order = await _editable_order(ctx, await ctx.get("orders", row["order_id"]))
     sku = await ctx.get("skus", row.get("sku_id"))
     if "sku_code" in values and values["sku_code"] != row.get("sku_code"):
@@ -620,7 +615,7 @@ async def _line_item_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -
         values["custom_price"] = values["unit_amount_cents"] is not None
 
 
-async def _switch_sku(ctx: Ctx, order: Row, row: Row, values: Row) -> Row:
+async def _switch_sku(ctx: Session, order: Row, row: Row, values: Row) -> Row:
     """A new ``sku_code`` on a SKU line item: the item becomes that SKU, priced afresh."""
     code = values["sku_code"]
     skus = ctx.table("skus")
@@ -641,12 +636,12 @@ async def _switch_sku(ctx: Ctx, order: Row, row: Row, values: Row) -> Row:
     return sku
 
 
-async def _refresh_parent(ctx: Ctx, row: Row) -> None:
+async def _refresh_parent(ctx: Session, row: Row) -> None:
     if row.get("order_id"):
         await refresh(ctx, row["order_id"])
 
 
-async def _line_item_delete(ctx: Ctx, row: Row) -> None:
+async def _line_item_delete(ctx: Session, row: Row) -> None:
     await _editable_order(ctx, await ctx.get("orders", row["order_id"]))
 
 
@@ -687,7 +682,7 @@ LINE_ITEMS = Resource(
 _SHIPMENT_SYSTEM_RELS = ("shipping_category", "inventory_stock_location")
 
 
-async def _shipment_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+async def _shipment_update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
     order = await _editable_order(ctx, await ctx.get("orders", row["order_id"]))
     if ctx.principal.sales_channel:
         # Sales channels cannot read these resources, so they cannot point at them either.
@@ -700,7 +695,9 @@ async def _shipment_update(ctx: Ctx, row: Row, values: Row, changes: Changes) ->
             raise invalid(rel("shipping_method"), "is invalid", "invalid")
 
 
-async def _shipping_methods_of(ctx: Ctx, shipments: list[Row]) -> dict[str, list[tuple[str, Row]]]:
+async def _shipping_methods_of(
+    ctx: Session, shipments: list[Row]
+) -> dict[str, list[tuple[str, Row]]]:
     """The methods a shipment may use, each priced for it (``price_amount_for_shipment``)."""
     out: dict[str, list[tuple[str, Row]]] = {}
     for shipment in shipments:
@@ -720,7 +717,7 @@ def _price_for_shipment(row: Row) -> Any:
     return row.get(_FOR_SHIPMENT, row.get("price_amount_cents"))
 
 
-async def _shipment_items(ctx: Ctx, shipments: list[Row]) -> dict[str, list[tuple[str, Row]]]:
+async def _shipment_items(ctx: Session, shipments: list[Row]) -> dict[str, list[tuple[str, Row]]]:
     out: dict[str, list[tuple[str, Row]]] = {s["id"]: [] for s in shipments}
     items = ctx.table("line_items")
     orders = {s["order_id"] for s in shipments}

@@ -7,9 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kassa.commerce.locks import order_lock
-from kassa.commerce.orders import editable, refresh
-from kassa.engine.context import Ctx
+from kassa.failures import Field
 from kassa.ids import new_token
 from kassa.jsonapi.errors import (
     ApiError,
@@ -20,11 +18,12 @@ from kassa.jsonapi.errors import (
     unauthorized,
     validation,
 )
+from kassa.orders.locks import order_lock
+from kassa.orders.rules import editable, refresh
 from kassa.outbound import url_refusal
-from kassa.payments import flows
+from kassa.payments import flows, sources
 from kassa.payments.transactions import recompute_order
-from kassa.payments.wallet import source_details
-from kassa.resources import contract, scopes
+from kassa.resources import contract
 from kassa.resources.base import (
     Access,
     Changes,
@@ -37,6 +36,7 @@ from kassa.resources.base import (
 )
 from kassa.resources.common import disable_triggers
 from kassa.resources.wire import WireField, WireRel
+from kassa.session import Session, scopes
 
 _GATEWAY_TYPES = ("external_gateways", "manual_gateways")
 
@@ -44,7 +44,7 @@ _GATEWAY_TYPES = ("external_gateways", "manual_gateways")
 # --- payment methods ------------------------------------------------------------------------
 
 
-async def _method_check(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _method_check(ctx: Session, values: Row, changes: Changes) -> None:
     market = changes.related.get("market")
     if market is not None and not values.get("currency_code"):
         price_list = await ctx.get("price_lists", market.get("price_list_id"))
@@ -56,15 +56,15 @@ async def _method_check(ctx: Ctx, values: Row, changes: Changes) -> None:
         values.setdefault("price_amount_cents", 0)
 
 
-async def _method_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _method_create(ctx: Session, values: Row, changes: Changes) -> None:
     await _method_check(ctx, values, changes)
 
 
-async def _method_update(ctx: Ctx, _row: Row, values: Row, changes: Changes) -> None:
+async def _method_update(ctx: Session, _row: Row, values: Row, changes: Changes) -> None:
     await _method_check(ctx, values, changes)
 
 
-async def _method_delete(ctx: Ctx, row: Row) -> None:
+async def _method_delete(ctx: Session, row: Row) -> None:
     orders = ctx.table("orders")
     if await ctx.select("orders", orders.c.payment_method_id == row["id"]):
         raise ApiError.of(423, "LOCKED", detail="The payment method is used by orders.")
@@ -106,28 +106,28 @@ def _check_urls(values: Row) -> None:
             raise invalid(attr(key), "is invalid", "invalid")
 
 
-async def _gateway_create(_ctx: Ctx, values: Row, _c: Changes) -> None:
+async def _gateway_create(_ctx: Session, values: Row, _c: Changes) -> None:
     values["shared_secret"] = new_token()
     values["circuit_state"] = "closed"
     values["circuit_failure_count"] = 0
     _check_urls(values)
 
 
-async def _gateway_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+async def _gateway_update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
     _check_urls(values)
 
 
-async def _reset_circuit(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+async def _reset_circuit(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
     await ctx.update(
         "external_gateways", row["id"], {"circuit_state": "closed", "circuit_failure_count": 0}
     )
 
 
-async def _regenerate(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+async def _regenerate(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
     await ctx.update("external_gateways", row["id"], {"shared_secret": new_token()})
 
 
-async def _gateway_delete(ctx: Ctx, row: Row) -> None:
+async def _gateway_delete(ctx: Session, row: Row) -> None:
     methods = ctx.table("payment_methods")
     if await ctx.select("payment_methods", methods.c.payment_gateway_id == row["id"]):
         raise ApiError.of(423, "LOCKED", detail="The gateway is used by payment methods.")
@@ -188,7 +188,7 @@ def _digits_look_like_card(token: str) -> bool:
 
 
 def source_writer(source_type: str, *, needs_token: bool) -> Any:
-    async def create(ctx: Ctx, values: Row, changes: Changes) -> None:
+    async def create(ctx: Session, values: Row, changes: Changes) -> None:
         errors = []
         if needs_token:
             token = values.get("payment_source_token")
@@ -220,22 +220,11 @@ def source_writer(source_type: str, *, needs_token: bool) -> Any:
             values["payment_gateway_id"] = method.get("payment_gateway_id")
         values.setdefault("options", {}) if "options" in ctx.table(source_type).c else None
 
-    async def attach(ctx: Ctx, row: Row) -> None:
-        details = (
-            source_details(row) if source_type == "external_payments" else {"type": source_type}
-        )
-        await ctx.update(
-            "orders",
-            row["order_id"],
-            {
-                "payment_source_id": row["id"],
-                "payment_source_type": source_type,
-                "payment_source_details": details,
-            },
-        )
+    async def attach(ctx: Session, row: Row) -> None:
+        await sources.attach(ctx, row["order_id"], source_type, row)
         await refresh(ctx, row["order_id"])
 
-    async def update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+    async def update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
         order = await ctx.get("orders", row["order_id"])
         if (
             order is not None
@@ -246,27 +235,19 @@ def source_writer(source_type: str, *, needs_token: bool) -> Any:
                 raise unauthorized()
             raise invalid(rel("order"), "cannot be set on a non-editable order", "not_editable")
 
-    async def delete(ctx: Ctx, row: Row) -> None:
+    async def delete(ctx: Session, row: Row) -> None:
         order = await ctx.get("orders", row["order_id"])
         if order is not None and not editable(order):
             if ctx.principal.guest:
                 raise unauthorized()
             raise ApiError.of(423, "LOCKED", detail="The order is not editable.")
         if order is not None and order.get("payment_source_id") == row["id"]:
-            await ctx.update(
-                "orders",
-                order["id"],
-                {
-                    "payment_source_id": None,
-                    "payment_source_type": None,
-                    "payment_source_details": None,
-                },
-            )
+            await sources.detach(ctx, order["id"])
 
     return create, attach, update, delete
 
 
-async def _guest_source_check(ctx: Ctx, row: Row, verb: str) -> None:
+async def _guest_source_check(ctx: Session, row: Row, verb: str) -> None:
     order = await ctx.get("orders", row.get("order_id"))
     if order is None or not ctx.principal.guest:
         return
@@ -314,12 +295,12 @@ WIRE_TRANSFERS = Resource(
 # --- transactions ---------------------------------------------------------------------------
 
 
-async def _txn_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+async def _txn_update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
     if "succeeded" in values:
         values["pending"] = False
 
 
-async def _txn_after_update(ctx: Ctx, row: Row) -> None:
+async def _txn_after_update(ctx: Session, row: Row) -> None:
     await recompute_order(ctx, row["order_id"])
 
 
@@ -346,7 +327,7 @@ def _not_now(trigger: str) -> Exception:
 
 
 def _capture_trigger(trigger: str) -> TriggerFn:
-    async def run(ctx: Ctx, row: Row, _v: Any, changes: Changes) -> None:
+    async def run(ctx: Session, row: Row, _v: Any, changes: Changes) -> None:
         async with order_lock(ctx, row["order_id"]) as order:
             pay = await flows.load(ctx, order)
             auth = pay.find("authorizations", row["id"])
@@ -359,7 +340,7 @@ def _capture_trigger(trigger: str) -> TriggerFn:
             outcome, _ = await flows.run(
                 ctx, pay, "capture", "authorizations", target, amount, reference=auth
             )
-            await flows.finish(ctx, pay, outcome, "capture", attr(trigger))
+            await flows.finish(ctx, pay, outcome, "capture", Field(trigger))
 
     return run
 
@@ -367,7 +348,7 @@ def _capture_trigger(trigger: str) -> TriggerFn:
 def _void_trigger(trigger: str) -> TriggerFn:
     """``_void`` (and ``_cancel``): void what is left of a succeeded authorization."""
 
-    async def run(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+    async def run(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
         async with order_lock(ctx, row["order_id"]) as order:
             pay = await flows.load(ctx, order)
             auth = pay.find("authorizations", row["id"])
@@ -378,7 +359,7 @@ def _void_trigger(trigger: str) -> TriggerFn:
             outcome, _ = await flows.run(
                 ctx, pay, "void", "authorizations", auth, balance, reference=auth
             )
-            await flows.finish(ctx, pay, outcome, "void", attr(trigger))
+            await flows.finish(ctx, pay, outcome, "void", Field(trigger))
 
     return run
 
@@ -386,7 +367,7 @@ def _void_trigger(trigger: str) -> TriggerFn:
 def _refund_trigger(trigger: str) -> TriggerFn:
     """``_refund`` (+ ``_refund_amount_cents``) and ``_cancel`` (full refund) on a capture."""
 
-    async def run(ctx: Ctx, row: Row, _v: Any, changes: Changes) -> None:
+    async def run(ctx: Session, row: Row, _v: Any, changes: Changes) -> None:
         async with order_lock(ctx, row["order_id"]) as order:
             pay = await flows.load(ctx, order)
             capture = pay.find("captures", row["id"])
@@ -402,7 +383,7 @@ def _refund_trigger(trigger: str) -> TriggerFn:
                 ctx, pay, "refund", "captures", target, amount, reference=capture
             )
             # A full refund cancels a placed or approved order (transactions.follow_ups).
-            await flows.finish(ctx, pay, outcome, "refund", attr(trigger))
+            await flows.finish(ctx, pay, outcome, "refund", Field(trigger))
 
     return run
 
@@ -410,7 +391,7 @@ def _refund_trigger(trigger: str) -> TriggerFn:
 def _forward(type_: str) -> TriggerFn:
     """Force a pending or failed transaction to succeeded and settle the order (§8.1)."""
 
-    async def run(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+    async def run(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
         async with order_lock(ctx, row["order_id"]) as order:
             pay = await flows.load(ctx, order)
             txn = pay.find(type_, row["id"])
@@ -420,7 +401,7 @@ def _forward(type_: str) -> TriggerFn:
     return run
 
 
-async def _param(_ctx: Ctx, _row: Row, _v: Any, _c: Changes) -> None:
+async def _param(_ctx: Session, _row: Row, _v: Any, _c: Changes) -> None:
     """Parameter of another trigger in the same request."""
 
 
@@ -494,7 +475,7 @@ _ENTRY_SOURCE_TYPES = tuple(
 )
 
 
-async def _entry_fill(ctx: Ctx, row: Row | None, values: Row, changes: Changes) -> None:
+async def _entry_fill(ctx: Session, row: Row | None, values: Row, changes: Changes) -> None:
     """Name, token and owner checks for an entry written through the API (§7.1)."""
     from kassa.payments.wallet import WALLET_TYPES, entry_name
 
@@ -532,7 +513,7 @@ async def _entry_fill(ctx: Ctx, row: Row | None, values: Row, changes: Changes) 
     values["name"] = entry_name(sent, method_row)
 
 
-async def _link_wallet(ctx: Ctx, entry_id: str, old: Row | None, values: Row) -> None:
+async def _link_wallet(ctx: Session, entry_id: str, old: Row | None, values: Row) -> None:
     """Keep ``external_payments.wallet`` pointing back at the entry made from it."""
     old_id = (old or {}).get("payment_source_id")
     new_id = values.get("payment_source_id", old_id)
@@ -554,7 +535,7 @@ async def _link_wallet(ctx: Ctx, entry_id: str, old: Row | None, values: Row) ->
         )
 
 
-async def _claim_default(ctx: Ctx, old: Row | None, values: Row) -> None:
+async def _claim_default(ctx: Session, old: Row | None, values: Row) -> None:
     """Kassa extension: at most one default entry per customer and payment method.
 
     Runs before the entry is written, only when it becomes the default of its group (it was
@@ -588,7 +569,7 @@ async def _claim_default(ctx: Ctx, old: Row | None, values: Row) -> None:
         await ctx.conn.execute(clear)
         return
     try:
-        async with ctx.conn.begin_nested():
+        async with ctx.unit.savepoint():
             await ctx.get("customers", merged["customer_id"], for_update=True)
             await ctx.conn.execute(clear)
     except sa.exc.DBAPIError as exc:
@@ -600,7 +581,7 @@ async def _claim_default(ctx: Ctx, old: Row | None, values: Row) -> None:
         ) from None
 
 
-async def _entry_create(ctx: Ctx, values: Row, changes: Changes) -> None:
+async def _entry_create(ctx: Session, values: Row, changes: Changes) -> None:
     """An imported entry (integration only): checks, name, and the default flag."""
     await _entry_fill(ctx, None, values, changes)
     if values.get("default") is None:
@@ -609,12 +590,12 @@ async def _entry_create(ctx: Ctx, values: Row, changes: Changes) -> None:
         await _claim_default(ctx, None, values)
 
 
-async def _entry_after_create(ctx: Ctx, row: Row) -> None:
+async def _entry_after_create(ctx: Session, row: Row) -> None:
     """The linked external payment's ``wallet`` points at the new entry."""
     await _link_wallet(ctx, row["id"], None, row)
 
 
-async def _entry_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> None:
+async def _entry_update(ctx: Session, row: Row, values: Row, changes: Changes) -> None:
     """Owner or integration: checks, the default flag, and the payment source's back link."""
     if "default" in values and values["default"] is None:
         values["default"] = False
@@ -623,7 +604,7 @@ async def _entry_update(ctx: Ctx, row: Row, values: Row, changes: Changes) -> No
     await _link_wallet(ctx, row["id"], row, values)
 
 
-async def _entry_delete(ctx: Ctx, row: Row) -> None:
+async def _entry_delete(ctx: Session, row: Row) -> None:
     """Never calls the gateway; the payment sources stay, with an empty ``wallet``."""
     # Lock the entry first: a reuse holding it finishes its copy before we unlink copies.
     await ctx.get("customer_payment_sources", row["id"], for_update=True)

@@ -11,15 +11,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kassa.engine.context import Ctx
-from kassa.engine.documents import include_tree
 from kassa.events.topics import TOPICS, resource_of
 from kassa.ids import new_token
-from kassa.jsonapi.errors import ApiError, attr, invalid
+from kassa.jsonapi.errors import attr, invalid
 from kassa.outbound import url_refusal
 from kassa.resources import contract
-from kassa.resources.base import Changes, Resource, Row, TriggerFn, virtual
+from kassa.resources.base import Changes, Registry, Resource, Row, TriggerFn, virtual
 from kassa.resources.common import disable_triggers
+from kassa.session import Session
 from kassa.store.schema import webhook_events
 
 LAST_CALLBACKS = 20
@@ -27,7 +26,7 @@ LAST_CALLBACKS = 20
 MAX_INCLUDES = 10
 
 
-def _check(ctx: Ctx, values: Row, row: Row | None = None) -> None:
+def _check(ctx: Session, values: Row, row: Row | None = None) -> None:
     """422 for an unknown topic, a URL that may not be called, or a bad include path."""
     merged = {**(row or {}), **values}
     topic = merged.get("topic")
@@ -42,51 +41,52 @@ def _check(ctx: Ctx, values: Row, row: Row | None = None) -> None:
         _check_includes(ctx, str(topic), merged.get("include_resources"))
 
 
-def _check_includes(ctx: Ctx, topic: str, paths: Any) -> None:
+def _check_includes(ctx: Session, topic: str, paths: Any) -> None:
     if paths is None:
         return
-    res = ctx.registry.get(resource_of(topic))
+    registry = ctx.services.registry
+    if not isinstance(registry, Registry):
+        raise TypeError("webhooks are declared in a resource Registry")
+    res = registry.get(resource_of(topic))
     ok = isinstance(paths, list) and len(paths) <= MAX_INCLUDES and res is not None
     if ok and res is not None:
         for path in paths:
             if not isinstance(path, str) or not path or len(path) > 255:
                 ok = False
                 break
-            try:
-                include_tree(ctx, res, [tuple(path.split("."))])
-            except ApiError:
+            if not registry.is_path(res, path.split(".")):
                 ok = False
                 break
     if not ok:
         raise invalid(attr("include_resources"), "is invalid", "invalid")
 
 
-async def _create(ctx: Ctx, values: Row, _c: Changes) -> None:
+async def _create(ctx: Session, values: Row, _c: Changes) -> None:
     _check(ctx, values)
     values["shared_secret"] = new_token()
     values["circuit_state"] = "closed"
     values["circuit_failure_count"] = 0
 
 
-async def _update(ctx: Ctx, row: Row, values: Row, _c: Changes) -> None:
+async def _update(ctx: Session, row: Row, values: Row, _c: Changes) -> None:
     _check(ctx, values, row)
 
 
-async def _reset_circuit(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+async def _reset_circuit(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
     """Close the circuit: the events held while it was open go out, oldest first."""
     await ctx.update("webhooks", row["id"], {"circuit_state": "closed", "circuit_failure_count": 0})
 
 
-async def _regenerate(ctx: Ctx, row: Row, _v: Any, _c: Changes) -> None:
+async def _regenerate(ctx: Session, row: Row, _v: Any, _c: Changes) -> None:
     await ctx.update("webhooks", row["id"], {"shared_secret": new_token()})
 
 
-async def _forget_events(ctx: Ctx, row: Row) -> None:
+async def _forget_events(ctx: Session, row: Row) -> None:
     """A deleted webhook's undelivered events go with it."""
     await ctx.conn.execute(webhook_events.delete().where(webhook_events.c.webhook_id == row["id"]))
 
 
-async def _last_callbacks(ctx: Ctx, hooks: list[Row]) -> dict[str, list[tuple[str, Row]]]:
+async def _last_callbacks(ctx: Session, hooks: list[Row]) -> dict[str, list[tuple[str, Row]]]:
     """The newest event callbacks of each webhook, in one query for all of them."""
     out: dict[str, list[tuple[str, Row]]] = {h["id"]: [] for h in hooks}
     table = ctx.table("event_callbacks")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from kassa.store import sqlite_inline
+from kassa.store.fast import FastReader
+
+OPTIMIZE_EVERY = 60.0
+"""Seconds between two refreshes of SQLite's planner statistics (see ``Database.close``):
+``PRAGMA optimize`` analyzes only tables never analyzed or much changed since, so a refresh
+with nothing to do costs next to nothing."""
 
 statement_count: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "statement_count", default=None
@@ -26,28 +35,49 @@ def sync_url(url: str) -> str:
 
 class Database:
     def __init__(
-        self, url: str, pool_size: int = 10, sqlite_concurrency: int = 2, log_sql: bool = False
+        self,
+        url: str,
+        pool_size: int = 10,
+        sqlite_concurrency: int = 2,
+        log_sql: bool = False,
+        sqlite_driver: str = "inline",
+        busy_timeout: float = 30.0,
     ):
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {}
+        self.inline = self.is_sqlite and sqlite_driver == "inline"
+        """SQLite statements run on the event loop's thread (:mod:`kassa.store.sqlite_inline`)."""
+        if self.inline:
+            parsed = parsed.set(drivername=sqlite_inline.register())
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
-            kwargs["pool_size"] = sqlite_concurrency
-            kwargs["max_overflow"] = 10
+            kwargs["connect_args"] = {"timeout": busy_timeout}
+            # Inline, a connection costs a little memory; opening one (and its PRAGMAs) costs
+            # more than a request, so enough stay open for every request in progress (the
+            # profile under 32 connections showed connections opened and closed per request).
+            kwargs["pool_size"] = pool_size if self.inline else sqlite_concurrency
+            kwargs["max_overflow"] = pool_size if self.inline else 10
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
             kwargs["pool_pre_ping"] = False
         kwargs["json_serializer"] = _json_dumps
         kwargs["json_deserializer"] = orjson.loads
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        # SQLite runs each connection in a thread of its own; more than a couple of them
-        # at once only adds GIL contention (measured in bench/), so requests queue here.
-        self._gate = asyncio.Semaphore(sqlite_concurrency) if self.is_sqlite else None
+        self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
+        # With the thread-per-connection driver, more than a couple of SQLite connections at
+        # once only adds GIL contention (measured in bench/), so requests queue here.
+        self._gate = (
+            asyncio.Semaphore(sqlite_concurrency) if self.is_sqlite and not self.inline else None
+        )
+        self._writing: set[int] = set()
+        """The write connections handed out (a statistics refresh rides on their close)."""
+        self._next_optimize = time.monotonic() + 5 if self.inline else float("inf")
+        self._log_sql = log_sql
+        fast = self.inline or self.engine.dialect.driver == "asyncpg"
+        self._reader = FastReader(self.engine.dialect, self._note) if fast else None
         sync_engine = self.engine.sync_engine
         if self.is_sqlite:
             event.listen(sync_engine, "connect", _sqlite_connect)
@@ -70,17 +100,56 @@ class Database:
                 await conn.close()
                 raise
         except BaseException:
-            if self._gate is not None:
-                self._gate.release()
+            self._release()
             raise
+        if self.inline and write:
+            self._writing.add(id(conn))
         return conn
 
+    def _release(self) -> None:
+        if self._gate is not None:
+            self._gate.release()
+
     async def close(self, conn: AsyncConnection) -> None:
+        write = id(conn) in self._writing
+        self._writing.discard(id(conn))
         try:
+            if write and time.monotonic() >= self._next_optimize:
+                await self._optimize(conn)
             await conn.close()
         finally:
-            if self._gate is not None:
-                self._gate.release()
+            self._release()
+
+    async def _optimize(self, conn: AsyncConnection) -> None:
+        """Refresh SQLite's table statistics now and then, while this process holds the
+        write lock: without them the planner picks indexes by rule and, for one, read a
+        market's whole price list to price a line item instead of the SKU's few prices.
+        ``analysis_limit`` bounds the work on big tables to a sample."""
+        self._next_optimize = time.monotonic() + OPTIMIZE_EVERY
+        if conn.in_transaction():
+            await conn.rollback()
+        counting = statement_count.set(None)  # not the request's statements
+        try:
+            await conn.exec_driver_sql("PRAGMA analysis_limit=400")
+            await conn.exec_driver_sql("PRAGMA optimize")
+            await conn.commit()
+        finally:
+            statement_count.reset(counting)
+
+    async def rows(
+        self, conn: AsyncConnection, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The rows of a SELECT as dictionaries, on the fast path where it applies
+        (:mod:`kassa.store.fast`); ``params`` fill its ``bindparam()`` placeholders."""
+        if self._reader is not None:
+            return await self._reader.rows(conn, stmt, params)
+        return [dict(r) for r in (await conn.execute(stmt, params)).mappings()]
+
+    def _note(self, statement: str, parameters: Any) -> None:
+        """Count (and log) a statement the fast path ran without SQLAlchemy's events."""
+        _count_statement()
+        if self._log_sql:
+            _log_statement(None, None, statement, parameters)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -96,7 +165,8 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    if not isinstance(dbapi_conn, sqlite_inline.AdaptedConnection):
+        cur.execute("PRAGMA busy_timeout=30000")  # the inline driver waits on the loop instead
     cur.close()
 
 

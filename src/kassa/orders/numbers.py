@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from kassa.engine.context import Ctx
+from kassa.session import Session
 from kassa.store.schema import order_counters as counters
 
 
-async def next_number(ctx: Ctx, name: str, start: int = 1) -> int:
+async def next_number(ctx: Session, name: str, start: int = 1) -> int:
     """Increment-and-read in one statement, so concurrent creates never share a number."""
     p = ctx.principal
     key = [
@@ -28,7 +28,7 @@ async def next_number(ctx: Ctx, name: str, start: int = 1) -> int:
         if value is not None:
             return int(value)
         try:
-            async with ctx.conn.begin_nested():
+            async with ctx.unit.savepoint():
                 await ctx.conn.execute(
                     counters.insert().values(
                         organization_id=p.organization_id, mode=p.mode, name=name, value=start
@@ -40,7 +40,7 @@ async def next_number(ctx: Ctx, name: str, start: int = 1) -> int:
     raise RuntimeError(f"could not allocate a {name} number")
 
 
-async def peek(ctx: Ctx, name: str) -> int | None:
+async def peek(ctx: Session, name: str) -> int | None:
     p = ctx.principal
     stmt = sa.select(counters.c.value).where(
         counters.c.organization_id == p.organization_id,

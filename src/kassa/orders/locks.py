@@ -12,7 +12,7 @@ released in the still-open transaction, which the caller commits with the block'
 
 The lock is a lease: it expires after :func:`lease_seconds`
 (``KASSA_CALLOUT_LEASE_SECONDS``), so the lock of a process that died is free again then;
-the callout it left in flight is finished by :mod:`kassa.commerce.recovery`.
+the callout it left in flight is finished by :mod:`kassa.checkout.recovery`.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from kassa.engine.context import Ctx
+from kassa.failures import locked, not_found
 from kassa.ids import new_token, now
-from kassa.jsonapi.errors import ApiError
-from kassa.payments.leases import lease_seconds
-from kassa.resources.base import Row
+from kassa.session import Session
+from kassa.session.rows import Row
+from kassa.settings import Settings
 
 _waiting: dict[str, deque[asyncio.Future[None]]] = {}
 """Requests of this process waiting for an order's lock, oldest first.
@@ -74,11 +74,18 @@ then skips its own release statement.
 """
 
 
-def _lock_seconds(ctx: Ctx) -> float:
+def lease_seconds(settings: Settings) -> float:
+    """How long the lock (and a callout's lease) lasts: ``KASSA_CALLOUT_LEASE_SECONDS``, by
+    default ``3 × callout_timeout + 10``, never less than ``callout_timeout + 1``."""
+    wanted = settings.callout_lease_seconds or settings.callout_timeout * 3 + 10
+    return max(wanted, settings.callout_timeout + 1)
+
+
+def _lock_seconds(ctx: Session) -> float:
     return lease_seconds(ctx.settings)
 
 
-def _take(ctx: Ctx, order_id: str, token: str) -> sa.Update:
+def _take(ctx: Session, order_id: str, token: str) -> sa.Update:
     """Set our token unless somebody else holds an unexpired lock; returns the fresh row."""
     table = ctx.table("orders")
     stamp = now()
@@ -98,42 +105,40 @@ def _take(ctx: Ctx, order_id: str, token: str) -> sa.Update:
     )
 
 
-async def _try(ctx: Ctx, order_id: str, token: str) -> Row | None:
+async def _try(ctx: Session, order_id: str, token: str) -> Row | None:
     found = (await ctx.conn.execute(_take(ctx, order_id, token))).mappings().first()
     return dict(found) if found is not None else None
 
 
-async def _order_exists(ctx: Ctx, order_id: str) -> bool:
+async def _order_exists(ctx: Session, order_id: str) -> bool:
     table = ctx.table("orders")
     stmt = sa.select(table.c.id).where(table.c.id == order_id, *ctx.scoped("orders"))
     return (await ctx.conn.execute(stmt)).first() is not None
 
 
-async def _wait(ctx: Ctx, order_id: str, token: str) -> Row:
-    """Poll (each attempt its own short transaction) until the lock is ours."""
+async def _wait(ctx: Session, order_id: str, token: str) -> Row:
+    """Poll until the lock is ours: each attempt is a short transaction of its own, and the
+    waits between them (the first one too) are outside any transaction.
+
+    The caller's work so far is committed before the first wait; the attempt that takes
+    the lock stays open and continues as the caller's transaction.
+    """
     deadline = time.monotonic() + _lock_seconds(ctx)
     delay = 0.01
     while True:
-        await _nap(order_id, delay + random.random() * delay)
+        async with ctx.unit.outside_transaction():
+            await _nap(order_id, delay + random.random() * delay)
         delay = min(delay * 1.5, 0.2)
-        await ctx.resume()
-        try:
-            row = await _try(ctx, order_id, token)
-            if row is None and not await _order_exists(ctx, order_id):
-                raise ApiError.of(404, "RECORD_NOT_FOUND")
-        except BaseException:
-            await ctx.rollback()
-            raise
+        row = await _try(ctx, order_id, token)
         if row is not None:
             return row
-        await ctx.commit()
+        if not await _order_exists(ctx, order_id):
+            raise not_found()
         if time.monotonic() > deadline:
-            raise ApiError.of(
-                423, "LOCKED", "Locked", "Another request is processing this order; retry later."
-            )
+            raise locked("Another request is processing this order; retry later.")
 
 
-async def _release(ctx: Ctx, order_id: str, token: str) -> None:
+async def _release(ctx: Session, order_id: str, token: str) -> None:
     table = ctx.table("orders")
     await ctx.conn.execute(
         table.update()
@@ -142,7 +147,7 @@ async def _release(ctx: Ctx, order_id: str, token: str) -> None:
     )
 
 
-async def try_lock(ctx: Ctx, order_id: str) -> tuple[Row, str] | None:
+async def try_lock(ctx: Session, order_id: str) -> tuple[Row, str] | None:
     """Take the order's lock only if it is free (or expired), without waiting: the row and
     the token to :func:`release` it with, or ``None``. Needs an open transaction."""
     token = new_token(8)
@@ -150,37 +155,34 @@ async def try_lock(ctx: Ctx, order_id: str) -> tuple[Row, str] | None:
     return (row, token) if row is not None else None
 
 
-async def release(ctx: Ctx, order_id: str, token: str) -> None:
+async def release(ctx: Session, order_id: str, token: str) -> None:
     """Give back a lock taken with :func:`try_lock` (in the caller's transaction)."""
     await _release(ctx, order_id, token)
     _wake(order_id)
 
 
 @asynccontextmanager
-async def order_lock(ctx: Ctx, order_id: str) -> AsyncIterator[Row]:
+async def order_lock(ctx: Session, order_id: str) -> AsyncIterator[Row]:
     """Hold the order's lock for the block and yield the order row read under it.
 
-    Must be entered with a transaction open; on exit the same (or a resumed) transaction
-    is open again and carries the release, so the caller's commit publishes both.
+    Must be entered with a transaction open; on exit the same (or a fresh) transaction is
+    open again and carries the release, so the caller's commit publishes both.
     """
     token = new_token(8)
     row = await _try(ctx, order_id, token)
     if row is None:
-        await ctx.pause()
         row = await _wait(ctx, order_id, token)
     try:
         yield row
     except BaseException:
-        await ctx.rollback()
-        await ctx.resume()
+        # The block's uncommitted work goes; the lock is given back in a step of its own.
+        await ctx.unit.abandon()
         try:
-            await _release(ctx, order_id, token)
+            async with ctx.step():
+                await _release(ctx, order_id, token)
         finally:
-            await ctx.commit()
             _wake(order_id)
         raise
-    if not ctx.in_transaction:
-        await ctx.resume()
     if row.get("lock_token") == token:
         await _release(ctx, order_id, token)
     # The release commits with the caller's transaction, moments from now; a woken waiter's

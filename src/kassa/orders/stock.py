@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from kassa.engine.context import Ctx
-from kassa.resources.base import Row
-from kassa.resources.scopes import market_stock_locations, t
+from kassa.session import Session
+from kassa.session.rows import Row
+from kassa.session.scopes import market_stock_locations, t
 
 
-async def available(ctx: Ctx, market_id: str, sku_id: str) -> int:
+async def available(ctx: Session, market_id: str, sku_id: str) -> int:
     stock = t("stock_items")
     stmt = sa.select(sa.func.coalesce(sa.func.sum(stock.c.quantity), 0)).where(
         stock.c.sku_id == sku_id,
@@ -19,7 +19,7 @@ async def available(ctx: Ctx, market_id: str, sku_id: str) -> int:
     return int((await ctx.conn.execute(stmt)).scalar_one())
 
 
-async def decrement(ctx: Ctx, market_id: str, sku_id: str, quantity: int) -> bool:
+async def decrement(ctx: Session, market_id: str, sku_id: str, quantity: int) -> bool:
     """Take ``quantity`` from the market's locations in priority order; False if short.
 
     Each location is decremented with a guarded UPDATE (``quantity >= n``), so concurrent
@@ -51,7 +51,7 @@ async def decrement(ctx: Ctx, market_id: str, sku_id: str, quantity: int) -> boo
     return remaining <= 0
 
 
-async def restore(ctx: Ctx, market_id: str, sku_id: str, quantity: int) -> None:
+async def restore(ctx: Session, market_id: str, sku_id: str, quantity: int) -> None:
     """Give stock back to the first location of the market that holds the SKU."""
     stock, isl, markets = t("stock_items"), t("inventory_stock_locations"), t("markets")
     model = sa.select(markets.c.inventory_model_id).where(markets.c.id == market_id)
@@ -67,7 +67,7 @@ async def restore(ctx: Ctx, market_id: str, sku_id: str, quantity: int) -> None:
         await ctx.update("stock_items", item_id, {"quantity": stock.c.quantity + quantity})
 
 
-async def skus_of(ctx: Ctx, items: list[Row]) -> dict[str, Row]:
+async def skus_of(ctx: Session, items: list[Row]) -> dict[str, Row]:
     """The SKUs of these line items, by id, in one query."""
     ids = sorted({str(i["sku_id"]) for i in items if i.get("sku_id")})
     if not ids:
@@ -75,7 +75,7 @@ async def skus_of(ctx: Ctx, items: list[Row]) -> dict[str, Row]:
     return {s["id"]: s for s in await ctx.select("skus", t("skus").c.id.in_(ids))}
 
 
-async def available_many(ctx: Ctx, market_id: str, sku_ids: list[str]) -> dict[str, int]:
+async def available_many(ctx: Session, market_id: str, sku_ids: list[str]) -> dict[str, int]:
     """What the market's stock locations hold of each SKU, in one query (0 when none)."""
     if not sku_ids:
         return {}

@@ -11,16 +11,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kassa.commerce import stock
-from kassa.commerce.locks import RELEASED, order_lock
-from kassa.commerce.orders import PURCHASABLE, line_items, place_errors, raise_if, refresh
-from kassa.engine.context import Ctx
+from kassa.failures import attr, blank, invalid, invalid_transition, rel
 from kassa.ids import now
-from kassa.jsonapi.errors import attr, blank, invalid, invalid_transition, rel
+from kassa.orders import stock
+from kassa.orders.locks import RELEASED, order_lock
+from kassa.orders.rules import PURCHASABLE, line_items, place_errors, raise_if, refresh
 from kassa.payments import flows
 from kassa.payments.callouts import Outcome
 from kassa.payments.transactions import MAX_AMOUNT, derive_payment_status
-from kassa.resources.base import Changes, Row
+from kassa.session import Session
+from kassa.session.rows import Changes, Row
 
 AMOUNT = "_authorization_amount_cents"
 SOURCE = rel("payment_source")
@@ -37,7 +37,7 @@ def _tracked(items: list[Row], skus: dict[str, Row]) -> dict[str, int]:
     return wanted
 
 
-async def _reserve(ctx: Ctx, order: Row, items: list[Row], skus: dict[str, Row]) -> None:
+async def _reserve(ctx: Session, order: Row, items: list[Row], skus: dict[str, Row]) -> None:
     """Decrement stock for every tracked SKU; all or nothing (422 when short).
 
     Runs in the transaction that is rolled back on failure, so a short SKU leaves the
@@ -55,18 +55,18 @@ async def _reserve(ctx: Ctx, order: Row, items: list[Row], skus: dict[str, Row])
             )
 
 
-async def _give_back(ctx: Ctx, order: Row, items: list[Row], skus: dict[str, Row]) -> None:
+async def _give_back(ctx: Session, order: Row, items: list[Row], skus: dict[str, Row]) -> None:
     for sku_id, quantity in _tracked(items, skus).items():
         await stock.restore(ctx, order["market_id"], sku_id, quantity)
 
 
-async def restore_stock(ctx: Ctx, order: Row) -> None:
+async def restore_stock(ctx: Session, order: Row) -> None:
     """Put a placed order's tracked quantities back (cancellation)."""
     items = await line_items(ctx, order["id"])
     await _give_back(ctx, order, items, await stock.skus_of(ctx, items))
 
 
-async def _count_customer_order(ctx: Ctx, customer_id: str) -> int:
+async def _count_customer_order(ctx: Session, customer_id: str) -> int:
     """One more placed order for the customer (prospect → acquired → repeat); the new count."""
     table = ctx.table("customers")
     count = sa.func.coalesce(table.c.total_orders_count, 0) + 1
@@ -84,7 +84,7 @@ async def _count_customer_order(ctx: Ctx, customer_id: str) -> int:
     return int(found or 0)
 
 
-async def _placed_values(ctx: Ctx, order: Row, items: list[Row], skus: dict[str, Row]) -> Row:
+async def _placed_values(ctx: Session, order: Row, items: list[Row], skus: dict[str, Row]) -> Row:
     """Side effects of a successful placement and the order columns it sets."""
     stamp = now()
     shippable = any(
@@ -136,7 +136,7 @@ def _to_authorize(pay: flows.Payment, total: int) -> int:
     return max(total - authorized, 0)
 
 
-async def place(ctx: Ctx, row: Row, _value: Any, changes: Changes) -> None:
+async def place(ctx: Session, row: Row, _value: Any, changes: Changes) -> None:
     override = _override(changes)
     async with order_lock(ctx, row["id"]) as order:
         if order["status"] in ("placed", "placing"):
@@ -149,8 +149,7 @@ async def place(ctx: Ctx, row: Row, _value: Any, changes: Changes) -> None:
             # A draft is refreshed first (it may become pending), as the autorefresh step
             # of the PATCH: committed, so it stays applied when a check below fails.
             order = await refresh(ctx, order["id"], order=order)
-            await ctx.commit()
-            await ctx.resume()
+            await ctx.unit.commit_and_continue()
         items = await line_items(ctx, order["id"])
         skus = await stock.skus_of(ctx, items)
         method = await ctx.get("payment_methods", order.get("payment_method_id"))
@@ -187,7 +186,7 @@ async def place(ctx: Ctx, row: Row, _value: Any, changes: Changes) -> None:
 
 
 async def conclude_placement(
-    ctx: Ctx,
+    ctx: Session,
     pay: flows.Payment,
     order: Row,
     items: list[Row],
@@ -216,7 +215,7 @@ async def conclude_placement(
     await flows.finish(ctx, pay, outcome, "authorize", SOURCE, back)
 
 
-async def authorize(ctx: Ctx, row: Row, _value: Any, changes: Changes) -> None:
+async def authorize(ctx: Session, row: Row, _value: Any, changes: Changes) -> None:
     override = _override(changes)
     async with order_lock(ctx, row["id"]) as order:
         if order["status"] not in ("draft", "pending"):

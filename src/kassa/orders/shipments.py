@@ -6,13 +6,13 @@ import re
 
 import sqlalchemy as sa
 
-from kassa.commerce import stock
-from kassa.engine.context import Ctx
-from kassa.resources.base import Row
-from kassa.resources.scopes import t
+from kassa.orders import stock
+from kassa.session import Session
+from kassa.session.rows import Row
+from kassa.session.scopes import t
 
 
-async def _locations(ctx: Ctx, market_id: str | None) -> list[tuple[str, str]]:
+async def _locations(ctx: Session, market_id: str | None) -> list[tuple[str, str]]:
     """(inventory_stock_location id, stock_location id) of the market, by priority."""
     if not market_id:
         return []
@@ -27,7 +27,7 @@ async def _locations(ctx: Ctx, market_id: str | None) -> list[tuple[str, str]]:
 
 
 async def _stock_levels(
-    ctx: Ctx, locations: list[tuple[str, str]], sku_ids: list[str]
+    ctx: Session, locations: list[tuple[str, str]], sku_ids: list[str]
 ) -> dict[tuple[str, str], int]:
     """(SKU id, stock location id) → quantity, for these SKUs in these locations."""
     if not locations or not sku_ids:
@@ -51,7 +51,7 @@ def _pick_location(
     return locations[0] if locations else None
 
 
-async def sync_shipments(ctx: Ctx, order: Row, items: list[Row]) -> tuple[list[Row], int]:
+async def sync_shipments(ctx: Session, order: Row, items: list[Row]) -> tuple[list[Row], int]:
     """Rebuild the order's shipments and their cost line items; returns items and count.
 
     Shipments exist once the order has a shipping address: one per (stock location,
@@ -149,7 +149,7 @@ async def sync_shipments(ctx: Ctx, order: Row, items: list[Row]) -> tuple[list[R
     return rest, len(keep)
 
 
-async def _set(ctx: Ctx, row: Row, type_: str = "shipments", **values: object) -> None:
+async def _set(ctx: Session, row: Row, type_: str = "shipments", **values: object) -> None:
     """Write only the values that differ from the row (and keep the row in step)."""
     changed = {k: v for k, v in values.items() if row.get(k) != v}
     if changed:
@@ -211,7 +211,7 @@ def zone_matches(zone: Row | None, address: Row | None) -> bool:
     return True
 
 
-async def available_shipping_methods(ctx: Ctx, shipment: Row, order: Row) -> list[Row]:
+async def available_shipping_methods(ctx: Session, shipment: Row, order: Row) -> list[Row]:
     methods = t("shipping_methods")
     rows = await ctx.select(
         "shipping_methods",

@@ -20,18 +20,17 @@ import random
 import sqlalchemy as sa
 
 from kassa.auth.principal import Principal
-from kassa.commerce import locks, stock
-from kassa.commerce.orders import line_items
-from kassa.commerce.placing import conclude_placement, restore_stock
-from kassa.engine.context import Ctx, Services
+from kassa.checkout.placing import conclude_placement, restore_stock
+from kassa.failures import Failure
 from kassa.ids import now
-from kassa.jsonapi.errors import ApiError
-from kassa.jsonapi.query import Query
+from kassa.orders import locks, stock
+from kassa.orders.rules import line_items
 from kassa.payments import callouts, flows, leases, wallet
 from kassa.payments.callouts import Outcome
 from kassa.payments.leases import Lease
 from kassa.payments.transactions import rebalance, settle
-from kassa.resources.base import Row
+from kassa.session import Services, Session
+from kassa.session.rows import Row
 
 log = logging.getLogger("kassa.recovery")
 
@@ -39,7 +38,7 @@ INTERRUPTED = "CALLOUT_INTERRUPTED"
 """``error_code`` of a transaction whose callout was interrupted and not repeated."""
 
 
-def _ctx(services: Services, lease: Lease) -> Ctx:
+def _ctx(services: Services, lease: Lease) -> Session:
     principal = Principal(
         organization_id=lease.organization_id,
         organization_slug="",
@@ -49,7 +48,7 @@ def _ctx(services: Services, lease: Lease) -> Ctx:
     )
     settings = services.settings
     base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
-    return Ctx(services, principal, base.rstrip("/"), Query())
+    return Session(services, principal, base.rstrip("/"))
 
 
 async def recover_once(services: Services, limit: int = 50) -> int:
@@ -69,29 +68,23 @@ async def recover_once(services: Services, limit: int = 50) -> int:
 async def recover(services: Services, lease: Lease) -> bool:
     """Finish one expired callout; ``False`` if somebody else holds the order or the lease."""
     ctx = _ctx(services, lease)
-    await ctx.begin()
-    try:
+    async with ctx.step():
         taken = await locks.try_lock(ctx, lease.order_id)
         if taken is None:
             if not await _order_exists(ctx, lease.order_id):
                 await leases.drop(ctx, lease.key)
-                await ctx.commit()
             return False
         _row, token = taken
         claimed = await leases.claim(ctx, lease.key)
         if claimed is None:
             await locks.release(ctx, lease.order_id, token)
-            await ctx.commit()
             return False
         recorded = await _recorded(ctx, claimed)
-        await ctx.commit()
-        outcome = None if recorded else await _repeat(ctx, claimed)
-        await ctx.resume()
+        # The lock and the claim are committed before the callout is repeated.
+        async with ctx.unit.outside_transaction():
+            outcome = None if recorded else await _repeat(ctx, claimed)
         await _finish(ctx, claimed, outcome)
         await locks.release(ctx, lease.order_id, token)
-        await ctx.commit()
-    finally:
-        await ctx.rollback()
     log.info(
         "recovered %s callout %s of order %s: %s",
         lease.action,
@@ -102,11 +95,11 @@ async def recover(services: Services, lease: Lease) -> bool:
     return True
 
 
-async def _order_exists(ctx: Ctx, order_id: str) -> bool:
+async def _order_exists(ctx: Session, order_id: str) -> bool:
     return await ctx.get("orders", order_id) is not None
 
 
-async def _recorded(ctx: Ctx, lease: Lease) -> bool:
+async def _recorded(ctx: Session, lease: Lease) -> bool:
     """Whether the outcome of the callout is stored already (its id is the key)."""
     kind = "customer_payment_sources" if lease.action == "token" else "transactions"
     table = ctx.table(kind)
@@ -114,7 +107,7 @@ async def _recorded(ctx: Ctx, lease: Lease) -> bool:
     return (await ctx.conn.execute(stmt)).first() is not None
 
 
-async def _repeat(ctx: Ctx, lease: Lease) -> Outcome:
+async def _repeat(ctx: Session, lease: Lease) -> Outcome:
     """The callout again, same body and key; or a failure when repeats are not allowed."""
     if not ctx.settings.callout_idempotency:
         return Outcome(
@@ -129,7 +122,7 @@ async def _repeat(ctx: Ctx, lease: Lease) -> Outcome:
     return await callouts.call(ctx, gateway, lease.action, lease.body.encode(), lease.key)
 
 
-async def _finish(ctx: Ctx, lease: Lease, outcome: Outcome | None) -> None:
+async def _finish(ctx: Session, lease: Lease, outcome: Outcome | None) -> None:
     """Record ``outcome`` (``None``: recorded already) and finish what the callout served."""
     order = await ctx.get("orders", lease.order_id)
     if order is None:
@@ -169,15 +162,13 @@ async def _finish(ctx: Ctx, lease: Lease, outcome: Outcome | None) -> None:
         skus = await stock.skus_of(ctx, items)
         before = str(lease.context.get("status_before") or "pending")
         # A decline is committed with its failed authorization and raised: nobody to answer.
-        with contextlib.suppress(ApiError):
+        with contextlib.suppress(Failure):
             await conclude_placement(ctx, pay, order, items, skus, outcome, before)
-        if not ctx.in_transaction:
-            await ctx.resume()
         return
     await settle(ctx, order, pay.txns)
 
 
-async def _finish_trigger(ctx: Ctx, lease: Lease, order: Row, pay: flows.Payment) -> None:
+async def _finish_trigger(ctx: Session, lease: Lease, order: Row, pay: flows.Payment) -> None:
     """What ``_approve_and_capture`` or ``_cancel`` does after its last callout succeeded.
 
     Only when nothing is left for the trigger (an order with several authorizations whose
@@ -201,7 +192,7 @@ async def _finish_trigger(ctx: Ctx, lease: Lease, order: Row, pay: flows.Payment
     await settle(ctx, order, pay.txns, values)
 
 
-async def _target(ctx: Ctx, lease: Lease, pay: flows.Payment) -> tuple[Row | None, Row | None]:
+async def _target(ctx: Session, lease: Lease, pay: flows.Payment) -> tuple[Row | None, Row | None]:
     """The row the callout was about, and the transaction it refers to (not authorize)."""
     if lease.action == "authorize":
         return await ctx.get(lease.target_type, lease.target_id), None
@@ -217,7 +208,7 @@ def _as_outcome(txn: Row) -> Outcome:
     return Outcome("failure", error_code=txn.get("error_code"), message=txn.get("message"))
 
 
-async def _finish_save(ctx: Ctx, lease: Lease, order: Row, outcome: Outcome | None) -> None:
+async def _finish_save(ctx: Session, lease: Lease, order: Row, outcome: Outcome | None) -> None:
     """A wallet save: the entry ``key`` on success; nothing otherwise (no entry)."""
     await leases.drop(ctx, lease.key)
     if outcome is None or not outcome.ok or not order.get("customer_id"):
