@@ -25,12 +25,11 @@ from kassa.engine.context import Ctx, Services
 from kassa.fake_processor import ProcessorServer
 from kassa.outbound import Policy
 from kassa.outbound import client as outbound_client
-from kassa.resources.base import Changes, Row
+from kassa.resources.base import Row
 from kassa.resources.registry import build_registry
 from kassa.settings import Settings
 from kassa.store.db import Database
 
-Trigger = Callable[[Ctx, Row, Any, Changes], Awaitable[None]]
 BASE_URL = "http://kassa.test"
 PRICE_CENTS = 4900
 ADDRESS = {
@@ -230,19 +229,12 @@ class Shop:
 
     # --- the steps under test ---------------------------------------------------------------
 
-    async def trigger(
-        self, principal: Principal, fn: Trigger, order_id: str, name: str, value: Any = True
+    async def call(
+        self, principal: Principal, service: Callable[..., Awaitable[None]], *args: Any
     ) -> None:
-        """Call a domain trigger on the order the way the engine does: in a transaction of
-        the caller's context, on the order row read (and locked) in it."""
-        ctx = self.ctx(principal)
-        try:
-            async with ctx.step():
-                row = await ctx.get("orders", order_id, for_update=True)
-                assert row is not None, order_id
-                await fn(ctx, row, value, Changes(triggers={name: value}))
-        finally:
-            await ctx.unit.abandon()  # what a failed step left open, as the API does
+        """Call a checkout service (``kassa.checkout.services``) as ``principal``, in a fresh
+        context: one caller's unit of work."""
+        await service(self.ctx(principal), *args)
 
     async def cart(self, principal: Principal, token: str | None = "tok_visa") -> str:
         """A pending order with one line item, a billing address, the payment method and,

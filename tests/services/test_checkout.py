@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from kassa.checkout import lifecycle, placing
-from kassa.payments import wallet
+from kassa.checkout import services
+from kassa.failures import Failure, Kind
 from tests.services.kit import PRICE_CENTS, Shop
 
 Run = Callable[[Callable[[Shop], Any]], Any]
@@ -31,7 +31,7 @@ def test_placing_authorizes_once_and_reserves_the_stock(in_shop: Run) -> None:
         oid = await shop.cart(john)
         assert (await shop.order(oid))["status"] == "pending"
 
-        await shop.trigger(john, placing.place, oid, "_place")
+        await shop.call(john, services.place, oid)
         order = await shop.order(oid)
         assert (order["status"], order["payment_status"]) == ("placed", "authorized")
         assert order["total_amount_with_taxes_cents"] == PRICE_CENTS
@@ -39,7 +39,7 @@ def test_placing_authorizes_once_and_reserves_the_stock(in_shop: Run) -> None:
         assert await shop.stock() == 9
 
         # A repeated _place is a no-op: no second authorization, no second reservation.
-        await shop.trigger(john, placing.place, oid, "_place")
+        await shop.call(john, services.place, oid)
         assert await shop.transactions(oid) == [("authorizations", True, PRICE_CENTS)]
         assert await shop.stock() == 9
         assert actions(await shop.charges()) == [("authorize", PRICE_CENTS)]
@@ -53,9 +53,9 @@ def test_a_declined_authorization_leaves_the_order_unplaced(in_shop: Run) -> Non
         oid = await shop.cart(john)
         await shop.behave("authorize", mode="decline", times=1)
 
-        # Any refusal the domain raises (its exception types are not what is under test).
-        with pytest.raises(Exception) as refused:
-            await shop.trigger(john, placing.place, oid, "_place")
+        with pytest.raises(Failure) as refused:
+            await shop.call(john, services.place, oid)
+        assert refused.value.kind is Kind.INVALID  # a 422 over the API
         assert "declined" in str(refused.value).lower()
         order = await shop.order(oid)
         assert (order["status"], order["payment_status"]) == ("pending", "unpaid")
@@ -70,10 +70,10 @@ def test_saving_to_the_wallet_makes_one_entry(in_shop: Run) -> None:
     async def scenario(shop: Shop) -> None:
         john = await shop.customer()
         oid = await shop.cart(john)
-        await shop.trigger(john, placing.place, oid, "_place")
+        await shop.call(john, services.place, oid)
 
-        await shop.trigger(john, wallet.save, oid, wallet.SAVE)
-        await shop.trigger(john, wallet.save, oid, wallet.SAVE)  # a repeat: nothing more
+        await shop.call(john, services.save_to_wallet, oid)
+        await shop.call(john, services.save_to_wallet, oid)  # a repeat: nothing more
 
         entries = await shop.rows("customer_payment_sources", customer_id=john.customer_id)
         assert len(entries) == 1
@@ -93,12 +93,12 @@ def test_a_second_order_reuses_the_saved_source(in_shop: Run) -> None:
     async def scenario(shop: Shop) -> None:
         john = await shop.customer()
         first = await shop.cart(john)
-        await shop.trigger(john, placing.place, first, "_place")
-        await shop.trigger(john, wallet.save, first, wallet.SAVE)
+        await shop.call(john, services.place, first)
+        await shop.call(john, services.save_to_wallet, first)
         [entry] = await shop.rows("customer_payment_sources", customer_id=john.customer_id)
 
         second = await shop.cart(john, token=None)  # no payment source of its own
-        await shop.trigger(john, wallet.reuse, second, wallet.REUSE, entry["id"])
+        await shop.call(john, services.pay_with_wallet, second, entry["id"])
         order = await shop.order(second)
         assert order["payment_source_type"] == "external_payments"
         copy = (await shop.rows("external_payments", id=order["payment_source_id"]))[0]
@@ -106,7 +106,7 @@ def test_a_second_order_reuses_the_saved_source(in_shop: Run) -> None:
         assert copy["wallet_id"] == entry["id"]
         assert copy["payment_source_token"] == entry["payment_source_token"]
 
-        await shop.trigger(john, placing.place, second, "_place")
+        await shop.call(john, services.place, second)
         order = await shop.order(second)
         assert (order["status"], order["payment_status"]) == ("placed", "authorized")
         # Still one entry; the second authorization carried the saved token.
@@ -127,10 +127,10 @@ def test_capture_pays_the_approved_order(in_shop: Run) -> None:
     async def scenario(shop: Shop) -> None:
         john = await shop.customer()
         oid = await shop.cart(john)
-        await shop.trigger(john, placing.place, oid, "_place")
+        await shop.call(john, services.place, oid)
 
-        await shop.trigger(shop.admin, lifecycle.approve, oid, "_approve")
-        await shop.trigger(shop.admin, lifecycle.capture, oid, "_capture")
+        await shop.call(shop.admin, services.approve, oid)
+        await shop.call(shop.admin, services.capture, oid)
         order = await shop.order(oid)
         assert (order["status"], order["payment_status"]) == ("approved", "paid")
         assert await shop.transactions(oid) == [
@@ -149,11 +149,11 @@ def test_refund_returns_the_captured_amount(in_shop: Run) -> None:
     async def scenario(shop: Shop) -> None:
         john = await shop.customer()
         oid = await shop.cart(john)
-        await shop.trigger(john, placing.place, oid, "_place")
-        await shop.trigger(shop.admin, lifecycle.approve_and_capture, oid, "_approve_and_capture")
+        await shop.call(john, services.place, oid)
+        await shop.call(shop.admin, services.approve_and_capture, oid)
         assert (await shop.order(oid))["payment_status"] == "paid"
 
-        await shop.trigger(shop.admin, lifecycle.refund, oid, "_refund")
+        await shop.call(shop.admin, services.refund, oid)
         order = await shop.order(oid)
         assert order["payment_status"] == "refunded"
         assert order["status"] == "cancelled"  # a full refund cancels the order
