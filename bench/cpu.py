@@ -1,7 +1,8 @@
 """CPU time the server spends per request and per flow, one client at a time.
 
 Throughput on a shared 2-core machine moves with whatever else runs on it; the CPU time the
-``kassa serve`` process itself uses per request hardly does. This script builds the bench
+``kassa serve`` process itself uses per request moves much less (compare figures measured
+one after the other). This script builds the bench
 shop (as ``bench/run.py`` does), then sends each read ``--requests`` times and each flow
 ``--flows`` times, one after the other, and reads the server process's user and system time
 from ``/proc/<pid>/stat`` before and after. To compare two versions of Kassa, run it with
