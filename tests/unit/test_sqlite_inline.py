@@ -122,3 +122,28 @@ def test_statistics_are_refreshed_so_a_price_is_found_by_its_sku(tmp_path: Path)
 
     asyncio.run(main())
     assert "ix_prices_sku_id" in plan()
+
+
+def test_a_many_row_insert_waits_for_the_lock_too(tmp_path: Path) -> None:
+    """``executemany`` (bulk inserts) queues and waits like a single statement."""
+    path = tmp_path / "k.sqlite3"
+    sqlite3.connect(path).execute("CREATE TABLE t (x INTEGER)").connection.commit()
+    other = _other_process_writer(path)
+
+    async def main() -> int:
+        database = Database(_url(path))
+
+        async def release_later() -> None:
+            await asyncio.sleep(0.2)
+            other.execute("COMMIT")
+
+        releasing = asyncio.create_task(release_later())
+        async with database.engine.begin() as conn:  # a deferred transaction, as seeding uses
+            await conn.execute(sa.text("INSERT INTO t VALUES (:x)"), [{"x": n} for n in range(5)])
+        await releasing
+        async with database.engine.connect() as check:
+            count = (await check.execute(sa.text("SELECT count(*) FROM t"))).scalar_one()
+        await database.dispose()
+        return int(count)
+
+    assert asyncio.run(main()) == 5

@@ -72,38 +72,42 @@ class _Cursor:
         self._cur.arraysize = value
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> _Cursor:
+        return await self._run(sql, parameters, many=False)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> _Cursor:
+        return await self._run(sql, rows, many=True)
+
+    async def _run(self, sql: str, parameters: Any, *, many: bool) -> _Cursor:
         owner = self._owner
         if not owner.writing and _writes(sql):
             await owner.take_write_lock()
         try:
-            return await self._execute(sql, parameters)
+            return await self._execute(sql, parameters, many)
         finally:
             if owner.writing and not owner.raw.in_transaction:
                 owner.drop_write_lock()  # a write outside a transaction, or a failed BEGIN
 
-    async def _execute(self, sql: str, parameters: Sequence[Any] | None) -> _Cursor:
+    async def _execute(self, sql: str, parameters: Any, many: bool) -> _Cursor:
         deadline = 0.0
         pause = 0.0005
         while True:
             try:
-                if parameters is None:
+                if many:
+                    self._cur.executemany(sql, parameters)
+                elif parameters is None:
                     self._cur.execute(sql)
                 else:
                     self._cur.execute(sql, parameters)
                 return self
             except sqlite3.OperationalError as err:
-                if not _busy(err):
-                    raise
+                if not _busy(err) or (many and not self._owner.raw.in_transaction):
+                    raise  # outside a transaction, rows before the refusal are already in
                 if not deadline:
                     deadline = time.monotonic() + self._owner.busy_seconds
                 elif time.monotonic() >= deadline:
                     raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.02)
-
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> _Cursor:
-        self._cur.executemany(sql, rows)
-        return self
 
     async def fetchall(self) -> list[Any]:
         return self._cur.fetchall()
