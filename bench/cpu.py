@@ -18,21 +18,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import (  # noqa: E402
-    Server,
-    create_postgres_database,
-    drop_postgres_database,
-    free_port,
+from bench.run import (  # noqa: E402
+    build_shop,
+    drop_database,
+    http_for,
+    new_server,
+    start_processor,
 )
-
-from bench.run import build_shop, http_for, server_env, start_processor  # noqa: E402
 from bench.scenarios import FLOWS, reads, run_sync  # noqa: E402
 
 
@@ -43,14 +41,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(backend: str, requests: int, flows: int) -> list[tuple[str, float]]:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"kassa-cpu-{backend}-"))
-    url = (
-        create_postgres_database()
-        if backend == "postgres"
-        else f"sqlite+aiosqlite:///{data_dir / 'kassa.sqlite3'}"
-    )
-    server = Server(backend, url, f"http://127.0.0.1:{free_port()}", data_dir)
-    server.env = server_env(url, data_dir)
+    server = new_server(backend, "kassa-cpu")
     processor = start_processor()
     out: list[tuple[str, float]] = []
     try:
@@ -79,8 +70,7 @@ def measure(backend: str, requests: int, flows: int) -> list[tuple[str, float]]:
     finally:
         server.stop()
         processor.process.terminate()
-        if backend == "postgres":
-            drop_postgres_database(url)
+        drop_database(server)
     return out
 
 

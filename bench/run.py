@@ -149,8 +149,10 @@ def server_env(url: str, data_dir: Path) -> dict[str, str]:
     }
 
 
-def run_backend(args: argparse.Namespace, backend: str, workers: int) -> BackendResult:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"kassa-bench-{backend}-"))
+def new_server(backend: str, prefix: str) -> Server:
+    """A not yet started ``kassa serve`` on a fresh database (a new PostgreSQL database, or a
+    SQLite file in a new folder); drop it with :func:`drop_database`."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-{backend}-"))
     url = (
         create_postgres_database()
         if backend == "postgres"
@@ -158,6 +160,16 @@ def run_backend(args: argparse.Namespace, backend: str, workers: int) -> Backend
     )
     server = Server(backend, url, f"http://127.0.0.1:{free_port()}", data_dir)
     server.env = server_env(url, data_dir)
+    return server
+
+
+def drop_database(server: Server) -> None:
+    if server.backend == "postgres":
+        drop_postgres_database(server.database_url)
+
+
+def run_backend(args: argparse.Namespace, backend: str, workers: int) -> BackendResult:
+    server = new_server(backend, "kassa-bench")
     result = BackendResult(backend, workers)
     processor = start_processor()
     baseline = None
@@ -167,7 +179,7 @@ def run_backend(args: argparse.Namespace, backend: str, workers: int) -> Backend
         print(f"== {backend}, {workers} worker(s): building the shop", flush=True)
         bench = build_shop(server, processor, args.clients)
         wanted = set(args.scenarios.split(","))
-        captures = data_dir / "captures"
+        captures = server.data_dir / "captures"
         captures.mkdir()
         caps = [
             reads.capture(server.base_url, read, bench.tokens[read.who], captures)
@@ -234,9 +246,8 @@ def run_backend(args: argparse.Namespace, backend: str, workers: int) -> Backend
             baseline.terminate()
         server.stop()
         processor.process.terminate()
-        if backend == "postgres":
-            drop_postgres_database(url)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        drop_database(server)
+        shutil.rmtree(server.data_dir, ignore_errors=True)
     return result
 
 

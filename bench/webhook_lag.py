@@ -18,7 +18,6 @@ import platform
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,17 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.shop import Shop  # noqa: E402
-from tests.support import (  # noqa: E402
-    Server,
-    create_postgres_database,
-    drop_postgres_database,
-    free_port,
-    postgres_reachable,
-)
+from tests.support import free_port, postgres_reachable  # noqa: E402
 from tests.webhooks.receiver import Receiver  # noqa: E402
 
 from bench import load  # noqa: E402
-from bench.run import server_env, start_processor  # noqa: E402
+from bench.run import drop_database, new_server, start_processor  # noqa: E402
 from bench.scenarios import checkout_flow  # noqa: E402
 from kassa.store.migrate import run_on  # noqa: E402
 
@@ -60,14 +53,8 @@ def _created_at(url: str) -> dict[str, datetime]:
 
 
 def run_backend(backend: str, duration: float, clients: int, workers: int) -> dict[str, object]:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"kassa-webhook-lag-{backend}-"))
-    url = (
-        create_postgres_database()
-        if backend == "postgres"
-        else f"sqlite+aiosqlite:///{data_dir / 'kassa.sqlite3'}"
-    )
-    server = Server(backend, url, f"http://127.0.0.1:{free_port()}", data_dir)
-    server.env = server_env(url, data_dir)
+    server = new_server(backend, "kassa-webhook-lag")
+    url, data_dir = server.database_url, server.data_dir
     processor = start_processor()
     receiver = RemoteReceiver(data_dir)
     try:
@@ -125,8 +112,7 @@ def run_backend(backend: str, duration: float, clients: int, workers: int) -> di
         server.stop()
         receiver.close()
         processor.process.terminate()
-        if backend == "postgres":
-            drop_postgres_database(url)
+        drop_database(server)
 
 
 class RemoteReceiver:

@@ -7,7 +7,6 @@ import json
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from kassa.auth.keys import SigningKey
 from kassa.auth.principal import Principal
 from kassa.failures import invalid_token
 from kassa.ids import now
+from kassa.store.fast import Rows
 from kassa.store.schema import refresh_tokens, revoked_tokens
 from kassa.store.shapes import shape
 
@@ -165,10 +165,6 @@ def _in_force(customers: sa.Table, login: bool, customer: bool) -> Any:
     # The id is signed by us and unique across tenants: a primary-key lookup suffices.
     present = sa.exists().where(customers.c.id == sa.bindparam("customer_id")).label("present")
     return sa.select(revoked, present)
-
-
-Rows = Callable[[AsyncConnection, Any, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
-"""How to read a SELECT's rows (the database's fast path, ``Database.rows``)."""
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

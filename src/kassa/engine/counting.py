@@ -13,7 +13,6 @@ link follow the estimate.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
+
+from kassa.store.fast import Rows
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,6 @@ def bounded_count(table: sa.Table, where: list[sa.ColumnElement[bool]], limit: i
         sa.select(sa.literal_column("1")).select_from(table).where(*where).limit(limit + 1)
     )
     return sa.select(sa.func.count().label("n")).select_from(inner.subquery())
-
-
-Rows = Callable[[AsyncConnection, sa.Select[Any]], Awaitable[list[dict[str, Any]]]]
-"""How to read a SELECT's rows (the database's fast path, :meth:`kassa.store.db.Database.rows`)."""
 
 
 async def _planner_rows(conn: AsyncConnection, stmt: sa.Select[Any]) -> int:

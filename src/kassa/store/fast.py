@@ -17,7 +17,7 @@ Statements are counted and logged like any other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Row = dict[str, Any]
+Rows = Callable[..., Awaitable[list[Row]]]
+"""How code below the engine reads a SELECT's rows: ``rows(conn, stmt, params=None)``, the
+database's fast path (:meth:`kassa.store.db.Database.rows`)."""
 Processor = Callable[[Any], Any] | None
 
 _MAX_SHAPES = 4096
