@@ -129,6 +129,10 @@ def test_two_workers_deliver_500_events_once_each(
                     else ["customers.create", "customers.destroy"]
                 )
         assert all(w.poll() is None for w in workers)
+        # A round that failed to record its outcomes would leave them leased (and sent again
+        # once the lease runs out): the workers must never have lost one.
+        logged = (data_dir / "worker.log").read_text(errors="replace")
+        assert "delivery round failed" not in logged, logged[-3000:]
     finally:
         for w in workers:
             w.terminate()

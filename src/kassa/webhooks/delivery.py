@@ -120,8 +120,17 @@ def _circuit(webhooks: sa.Table, hook_id: str, attempts: list[Attempt], threshol
     base = sa.literal(0) if succeeded else sa.func.coalesce(webhooks.c.circuit_failure_count, 0)
     count = base + trailing
     state = sa.case((count >= threshold, "open"), else_="closed")
+    where = [webhooks.c.id == hook_id]
+    if succeeded and trailing == 0:
+        # Nothing to reset on a healthy webhook: leave its row alone (and unlocked).
+        where.append(
+            sa.or_(
+                sa.func.coalesce(webhooks.c.circuit_failure_count, 0) != 0,
+                sa.func.coalesce(webhooks.c.circuit_state, "closed") != "closed",
+            )
+        )
     return (
         webhooks.update()
-        .where(webhooks.c.id == hook_id)
+        .where(*where)
         .values(circuit_failure_count=count, circuit_state=state, updated_at=now())
     )

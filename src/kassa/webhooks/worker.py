@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import orjson
+from sqlalchemy.exc import DBAPIError
 
 from kassa.engine.context import Services
 from kassa.events.outbox import WAKE
@@ -34,6 +35,15 @@ from kassa.webhooks.config import WebhookConfig
 from kassa.webhooks.payloads import Wanted, render_all
 
 log = logging.getLogger("kassa.webhooks")
+_FINISH_TRIES = 3
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """A deadlock or serialization failure (PostgreSQL SQLSTATE 40P01 or 40001)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"40P01", "40001"} or "deadlock detected" in str(exc.orig)
+
+
 Job = Callable[[Services], Awaitable[None]]
 
 
@@ -187,14 +197,27 @@ class Worker:
         attempts: dict[str, tuple[dict[str, Any], list[delivery.Attempt]]],
         unsent: list[queue.Claimed],
     ) -> None:
-        conn = await self.services.db.connect(True)
-        try:
-            for hook, made in attempts.values():
-                await delivery.record(self.services, conn, self.config, hook, made, self.owner)
-            await queue.release(conn, unsent, self.owner)
-            await conn.commit()
-        finally:
-            await self.services.db.close(conn)
+        """Record a round's outcomes in one transaction.
+
+        Webhook rows are written in id order, so two workers finishing at once lock them in
+        the same order; a conflict the database still reports (a deadlock or a serialization
+        failure) is retried, because the requests were sent and their outcomes must not wait
+        for the lease to run out."""
+        for attempt in range(_FINISH_TRIES):
+            conn = await self.services.db.connect(True)
+            try:
+                for hook_id in sorted(attempts):
+                    hook, made = attempts[hook_id]
+                    await delivery.record(self.services, conn, self.config, hook, made, self.owner)
+                await queue.release(conn, unsent, self.owner)
+                await conn.commit()
+                return
+            except DBAPIError as exc:
+                if attempt + 1 == _FINISH_TRIES or not _transient(exc):
+                    raise
+                log.warning("webhook outcomes hit a conflict; recording them again: %s", exc)
+            finally:
+                await self.services.db.close(conn)
 
     def _per_webhook(self) -> int:
         """Events of one webhook per batch: sent one by one, they must fit in the lease."""
