@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -26,7 +26,7 @@ from kassa.engine import gateway_callbacks, handlers, idempotency
 from kassa.engine.context import Ctx, Services
 from kassa.engine.idempotency import Claim, IdempotencyKeys, Stored
 from kassa.engine.ratelimit import ApiLimiter, Counter, counter_for
-from kassa.failures import Failure
+from kassa.failures import Failure, Kind
 from kassa.http_guard import HttpGuard, split_host
 from kassa.jsonapi.errors import ApiError, api_error, error_object, invalid_token, not_found
 from kassa.jsonapi.query import parse_query
@@ -37,6 +37,7 @@ from kassa.payments import async_completion
 from kassa.request_log import RequestLog
 from kassa.resources.registry import build_registry
 from kassa.settings import Settings
+from kassa.store.conflicts import is_transient
 from kassa.store.db import Database, statement_count
 from kassa.webhooks.worker import Worker, start_worker
 
@@ -76,6 +77,7 @@ class Api:
             pool_size=settings.database_pool_size,
             log_sql=settings.sql_log,
             sqlite_driver=settings.sqlite_driver,
+            busy_timeout=settings.sqlite_busy_seconds,
         )
         self.registry = build_registry()
         self.services: Services | None = None
@@ -235,6 +237,24 @@ class Api:
         except IntegrityError:
             log.info("unique constraint hit", exc_info=True)
             return _error(ApiError.of(409, "RECORD_NOT_UNIQUE"))
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                log.exception("database error on %s %s", request.method, request.url.path)
+                return _doc({"errors": [error_object(500, "INTERNAL_SERVER_ERROR")]}, 500)
+            log.warning(
+                "transient database conflict on %s %s: %s",
+                request.method,
+                request.url.path,
+                exc.orig,
+            )
+            busy = Failure(
+                Kind.LOCKED,
+                title="Locked",
+                detail="Another request holds what this one needs; retry shortly.",
+                retry_after=1,
+            )
+            error = api_error(busy)
+            return _doc({"errors": error.errors}, error.status, {**limits, **error.headers})
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
             return _doc({"errors": [error_object(500, "INTERNAL_SERVER_ERROR")]}, 500)

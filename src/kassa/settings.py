@@ -56,6 +56,9 @@ class Settings:
     sales_channel_token_ttl: int = 14400
     integration_token_ttl: int = 7200
     refresh_token_ttl: int = 14 * 24 * 3600
+    sqlite_busy_seconds: float = 30.0
+    """How long a SQLite write waits for another process's write lock before the request is
+    answered 423 (retry shortly)."""
     callout_timeout: float = 10.0
     callout_lease_seconds: float | None = None
     """Seconds a gateway callout (and the order's lock) is leased to its process; once past,
@@ -124,6 +127,7 @@ class Settings:
             sales_channel_token_ttl=_int("KASSA_SALES_CHANNEL_TOKEN_TTL", 14400),
             integration_token_ttl=_int("KASSA_INTEGRATION_TOKEN_TTL", 7200),
             refresh_token_ttl=_int("KASSA_REFRESH_TOKEN_TTL", 14 * 24 * 3600),
+            sqlite_busy_seconds=max(0.1, _float("KASSA_SQLITE_BUSY_SECONDS", 30.0)),
             callout_timeout=_float("KASSA_CALLOUT_TIMEOUT", 10.0),
             callout_lease_seconds=_float("KASSA_CALLOUT_LEASE_SECONDS", 0.0) or None,
             callout_idempotency=_bool("KASSA_CALLOUT_IDEMPOTENCY", False),

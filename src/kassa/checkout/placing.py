@@ -43,7 +43,9 @@ async def _reserve(ctx: Session, order: Row, items: list[Row], skus: dict[str, R
     Runs in the transaction that is rolled back on failure, so a short SKU leaves the
     others untouched too.
     """
-    for sku_id, quantity in _tracked(items, skus).items():
+    # SKU by SKU in id order: two orders sharing SKUs lock their stock rows in the same order,
+    # so on PostgreSQL neither waits for the other in a cycle.
+    for sku_id, quantity in sorted(_tracked(items, skus).items()):
         if not await stock.decrement(ctx, order["market_id"], sku_id, quantity):
             item = next(i for i in items if i.get("sku_id") == sku_id)
             raise invalid(
@@ -56,7 +58,7 @@ async def _reserve(ctx: Session, order: Row, items: list[Row], skus: dict[str, R
 
 
 async def _give_back(ctx: Session, order: Row, items: list[Row], skus: dict[str, Row]) -> None:
-    for sku_id, quantity in _tracked(items, skus).items():
+    for sku_id, quantity in sorted(_tracked(items, skus).items()):
         await stock.restore(ctx, order["market_id"], sku_id, quantity)
 
 

@@ -165,8 +165,6 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    if not isinstance(dbapi_conn, sqlite_inline.AdaptedConnection):
-        cur.execute("PRAGMA busy_timeout=30000")  # the inline driver waits on the loop instead
     cur.close()
 
 

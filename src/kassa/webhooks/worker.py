@@ -30,22 +30,14 @@ from kassa.engine.context import Services
 from kassa.events.outbox import WAKE
 from kassa.ids import now
 from kassa.outbound import Policy, client
+from kassa.store.conflicts import is_transient
 from kassa.webhooks import delivery, queue
 from kassa.webhooks.config import WebhookConfig
 from kassa.webhooks.payloads import Wanted, render_all
 
 log = logging.getLogger("kassa.webhooks")
 _FINISH_TRIES = 3
-
-
-def _transient(exc: DBAPIError) -> bool:
-    """A deadlock or serialization failure (PostgreSQL SQLSTATE 40P01 or 40001)."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code in {"40P01", "40001"} or "deadlock detected" in str(exc.orig)
-
-
 Job = Callable[[Services], Awaitable[None]]
-
 
 _REGISTERED: list[tuple[float, str, Job]] = []
 
@@ -213,7 +205,7 @@ class Worker:
                 await conn.commit()
                 return
             except DBAPIError as exc:
-                if attempt + 1 == _FINISH_TRIES or not _transient(exc):
+                if attempt + 1 == _FINISH_TRIES or not is_transient(exc):
                     raise
                 log.warning("webhook outcomes hit a conflict; recording them again: %s", exc)
             finally:
