@@ -29,12 +29,14 @@ class Hit:
 
 class Receiver:
     """``plan``: statuses for the next requests, in order; then ``status`` for the rest.
-    ``hold``: seconds to wait before answering the next request (once)."""
+    ``hold``: seconds to wait before answering the next request (once); ``pace``: seconds to
+    wait before answering every request."""
 
     def __init__(self, status: int = 200, port: int = 0) -> None:
         self.status = status
         self.plan: list[int] = []
         self.hold = 0.0
+        self.pace = 0.0
         self.hits: list[Hit] = []
         self.lock = threading.Lock()
         owner = self
@@ -46,7 +48,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with owner.lock:
                     status = owner.plan.pop(0) if owner.plan else owner.status
-                    hold, owner.hold = owner.hold, 0.0
+                    hold, owner.hold = owner.hold + owner.pace, 0.0
                 if hold:
                     time.sleep(hold)
                 headers = {k.lower(): v for k, v in self.headers.items()}

@@ -122,3 +122,21 @@ def test_destroy_carries_only_the_id(hshop: Shop, receiver: Receiver) -> None:
     data = hit.doc["data"]
     assert data["id"] == customer["id"] and data["type"] == "customers"
     assert set(data["attributes"].values()) == {None}
+
+
+def test_a_slow_receiver_gets_a_long_batch_over_several_rounds_in_order_once(
+    hshop: Shop, receiver: Receiver
+) -> None:
+    # The test server leases a batch for 4 s with a 2 s timeout: a send starts only in the
+    # first second after the claim, so at 0.4 s an answer a round sends about three of these
+    # and hands the rest back, in order, to the next round.
+    receiver.pace = 0.4
+    hook = subscribe(hshop.admin, "customers.create", receiver.url)
+    ids = [new_customer(hshop)["id"] for _ in range(8)]
+    hits = receiver.wait(8, timeout=30)
+    time.sleep(0.5)
+    assert [h.doc["data"]["id"] for h in receiver.all_hits()] == ids
+    assert len({h.event_id for h in hits}) == 8
+    r = hshop.admin.get(f"/api/webhooks/{hook['id']}/last_event_callbacks", **{"page[size]": 25})
+    assert r.status_code == 200, r.text
+    assert [c["attributes"]["response_code"] for c in r.json()["data"]] == ["200"] * 8

@@ -128,6 +128,9 @@ class Worker:
         renders the bodies not rendered yet, and, once every request has been answered or
         has timed out, one that records all the outcomes.
         """
+        # The claim's lease must outlast the round: a send may take up to the timeout, so a new
+        # one starts only while it still ends well inside the lease.
+        last_start = time.monotonic() + self.config.lease - 1.5 * self.config.timeout
         claimed, hooks = await self._claim()
         if not claimed:
             return 0
@@ -142,7 +145,7 @@ class Worker:
         groups: dict[str, list[queue.Claimed]] = {}
         for event in claimed:
             groups.setdefault(event.webhook_id, []).append(event)
-        sends = [self._send(hooks[h], events) for h, events in groups.items()]
+        sends = [self._send(hooks[h], events, last_start) for h, events in groups.items()]
         done = await asyncio.gather(*sends)
         attempts = {h: (hooks[h], made) for h, (made, _rest) in zip(groups, done, strict=True)}
         unsent = [e for _made, rest in done for e in rest]
@@ -167,15 +170,19 @@ class Worker:
             event.body = body.decode()
 
     async def _send(
-        self, hook: dict[str, Any], events: list[queue.Claimed]
+        self, hook: dict[str, Any], events: list[queue.Claimed], last_start: float
     ) -> tuple[list[delivery.Attempt], list[queue.Claimed]]:
-        """Send one webhook's events in order; stop where its circuit opens.
+        """Send one webhook's events in order; stop where its circuit opens, or once a send
+        started now could outlast the lease (``last_start``, monotonic; the first is always
+        sent). The rest go back unsent, in order, for the next round.
 
         Returns the attempts made and the events left unsent."""
         assert self._http is not None
         failures = int(hook.get("circuit_failure_count") or 0)
         made: list[delivery.Attempt] = []
         for i, event in enumerate(events):
+            if i and time.monotonic() > last_start:
+                return made, events[i:]
             assert event.body is not None
             attempt = await delivery.post(self._http, hook, event, event.body)
             made.append(attempt)
@@ -211,10 +218,6 @@ class Worker:
             finally:
                 await self.services.db.close(conn)
 
-    def _per_webhook(self) -> int:
-        """Events of one webhook per batch: sent one by one, they must fit in the lease."""
-        return max(1, int(self.config.lease / (self.config.timeout * 2)))
-
     async def _anything_due(self) -> bool:
         """A read-only look first, so an idle worker never takes SQLite's write lock."""
         db = self.services.db
@@ -240,22 +243,15 @@ class Worker:
                 self.config.batch,
                 db.is_sqlite,
             )
-            keep: list[queue.Claimed] = []
-            extra: list[queue.Claimed] = []
-            counts: dict[str, int] = {}
-            for event in claimed:
-                counts[event.webhook_id] = counts.get(event.webhook_id, 0) + 1
-                (keep if counts[event.webhook_id] <= self._per_webhook() else extra).append(event)
-            await queue.release(conn, extra, self.owner)
             hooks: dict[str, dict[str, Any]] = {}
-            if keep:
-                ids = sorted({e.webhook_id for e in keep})
+            if claimed:
+                ids = sorted({e.webhook_id for e in claimed})
                 rows = await conn.execute(webhooks.select().where(webhooks.c.id.in_(ids)))
                 hooks = {r["id"]: dict(r) for r in rows.mappings()}
             await conn.commit()
         finally:
             await db.close(conn)
-        return keep, hooks
+        return claimed, hooks
 
 
 def start_worker(services: Services) -> Worker | None:
