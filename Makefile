@@ -88,8 +88,9 @@ BENCH_BACKENDS ?= sqlite,postgres
 BENCH_ARGS ?=
 bench: setup
 	$(BIN)/python bench/run.py --duration $(BENCH_DURATION) --backends $(BENCH_BACKENDS) $(BENCH_ARGS)
-	@echo "==> Webhook delivery lag under the checkout load (bench/results/webhook-lag.md)"
+	@echo "==> Webhook delivery lag under the checkout load, worker inside and apart (bench/results/webhook-lag*.md)"
 	$(BIN)/python bench/webhook_lag.py --duration $(BENCH_DURATION) --backends $(BENCH_BACKENDS)
+	$(BIN)/python bench/webhook_lag.py --duration $(BENCH_DURATION) --backends $(BENCH_BACKENDS) --separate-worker 0.1
 	@echo "==> Server CPU per request and per flow, one client (bench/results/cpu.md)"
 	set -o pipefail; $(BIN)/python bench/cpu.py --backends $(BENCH_BACKENDS) | tee bench/results/cpu.md
 
