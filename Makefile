@@ -91,6 +91,8 @@ bench: setup
 	@echo "==> Webhook delivery lag under the checkout load, worker inside and apart (bench/results/webhook-lag*.md)"
 	$(BIN)/python bench/webhook_lag.py --duration $(BENCH_DURATION) --backends $(BENCH_BACKENDS)
 	$(BIN)/python bench/webhook_lag.py --duration $(BENCH_DURATION) --backends $(BENCH_BACKENDS) --separate-worker 0.1
+	@echo "==> The retrieve against its floor: hand-written work on the same stack (bench/results/floor.md)"
+	$(BIN)/python bench/floor.py --duration $(BENCH_DURATION)
 	@echo "==> Server CPU per request and per flow, one client (bench/results/cpu.md)"
 	set -o pipefail; $(BIN)/python bench/cpu.py --backends $(BENCH_BACKENDS) | tee bench/results/cpu.md
 

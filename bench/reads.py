@@ -60,13 +60,19 @@ def capture(base_url: str, read: Read, token: str, folder: Path) -> Capture:
     return Capture(read, url_path, r.content, int(r.headers.get("X-Kassa-Queries", "-1")))
 
 
-def start_baseline(port: int, workers: int, captures: Path) -> subprocess.Popen[bytes]:
-    """The bare app under the uvicorn settings of ``kassa serve``."""
-    cmd = [sys.executable, "-m", "uvicorn", "bench.baseline_app:build_app", "--factory"]
+def start_baseline(
+    port: int,
+    workers: int,
+    captures: Path,
+    app: str = "bench.baseline_app:build_app",
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """The bare app (or another ``app`` factory) under the uvicorn settings of ``kassa serve``."""
+    cmd = [sys.executable, "-m", "uvicorn", app, "--factory"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     cmd += ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
-    env = {**os.environ, "KASSA_BENCH_CAPTURES": str(captures)}
-    proc = subprocess.Popen([*cmd, "--no-access-log"], cwd=ROOT, env=env)
+    full_env = {**os.environ, **(env or {}), "KASSA_BENCH_CAPTURES": str(captures)}
+    proc = subprocess.Popen([*cmd, "--no-access-log"], cwd=ROOT, env=full_env)
     for _ in range(150):
         try:
             httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1)
