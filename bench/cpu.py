@@ -9,6 +9,10 @@ from ``/proc/<pid>/stat`` before and after. To compare two versions of Kassa, ru
 each on ``PYTHONPATH`` (``PYTHONPATH=/path/to/other/checkout/src python bench/cpu.py``): the
 server is started with ``python -m kassa`` in this environment.
 
+On PostgreSQL part of the work is in the database's own processes: the last column adds up
+the CPU time of every process named ``postgres`` on this machine over the same window (the
+server must run here; on SQLite the database's work is inside the server process).
+
 Usage: ``python bench/cpu.py [--backends sqlite,postgres] [--requests 400] [--flows 40]``.
 Linux only (``/proc``).
 """
@@ -40,10 +44,33 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(backend: str, requests: int, flows: int) -> list[tuple[str, float]]:
+def postgres_seconds() -> float:
+    """CPU time of every ``postgres`` process on this machine (0 if there is none)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(entry.name))
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    return total
+
+
+def used(pid: int) -> tuple[float, float]:
+    return cpu_seconds(pid), postgres_seconds()
+
+
+def measure(backend: str, requests: int, flows: int) -> list[tuple[str, float, float]]:
     server = new_server(backend, "kassa-cpu")
     processor = start_processor()
-    out: list[tuple[str, float]] = []
+    out: list[tuple[str, float, float]] = []
+
+    def spent(before: tuple[float, float], count: int) -> tuple[float, float]:
+        after = used(pid)
+        return (after[0] - before[0]) * 1000 / count, (after[1] - before[1]) * 1000 / count
+
     try:
         server.start(workers=1)
         assert server.process is not None
@@ -54,19 +81,19 @@ def measure(backend: str, requests: int, flows: int) -> list[tuple[str, float]]:
             with http_for(server.base_url, shop.tokens[read.who]) as http:
                 for _ in range(50):
                     http.get(read.path, params=read.params).raise_for_status()
-                before = cpu_seconds(pid)
+                before = used(pid)
                 for _ in range(requests):
                     http.get(read.path, params=read.params).raise_for_status()
-                out.append((read.name, (cpu_seconds(pid) - before) * 1000 / requests))
+                out.append((read.name, *spent(before, requests)))
         method = shop.shop.ids["payment_method"]
         for name, make in FLOWS.items():
             with http_for(server.base_url, shop.clients[0]) as http:
                 for _ in range(3):
                     run_sync(make(method, "TSHIRT-XL"), http)
-                before = cpu_seconds(pid)
+                before = used(pid)
                 for _ in range(flows):
                     run_sync(make(method, "TSHIRT-XL"), http)
-                out.append((name, (cpu_seconds(pid) - before) * 1000 / flows))
+                out.append((name, *spent(before, flows)))
     finally:
         server.stop()
         processor.process.terminate()
@@ -80,11 +107,15 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400, help="per read")
     parser.add_argument("--flows", type=int, default=40, help="per flow")
     args = parser.parse_args()
-    print("| backend | scenario | server CPU ms per request (reads) or flow |")
-    print("| --- | --- | ---: |")
+    print(
+        "| backend | scenario | server CPU ms per request (reads) or flow "
+        "| PostgreSQL processes' CPU ms, same window |"
+    )
+    print("| --- | --- | ---: | ---: |")
     for backend in args.backends.split(","):
-        for name, ms in measure(backend, args.requests, args.flows):
-            print(f"| {backend} | {name} | {ms:.2f} |", flush=True)
+        for name, ms, database in measure(backend, args.requests, args.flows):
+            db = f"{database:.2f}" if backend == "postgres" else "–"
+            print(f"| {backend} | {name} | {ms:.2f} | {db} |", flush=True)
     return 0
 
 
