@@ -26,7 +26,7 @@ from kassa.engine import gateway_callbacks, handlers, idempotency
 from kassa.engine.context import Ctx, Services
 from kassa.engine.idempotency import Claim, IdempotencyKeys, Stored
 from kassa.engine.ratelimit import ApiLimiter, Counter, counter_for
-from kassa.failures import Failure, Kind
+from kassa.failures import Failure, busy
 from kassa.http_guard import HttpGuard, split_host
 from kassa.jsonapi.errors import ApiError, api_error, error_object, invalid_token, not_found
 from kassa.jsonapi.query import parse_query
@@ -247,13 +247,7 @@ class Api:
                 request.url.path,
                 exc.orig,
             )
-            busy = Failure(
-                Kind.LOCKED,
-                title="Locked",
-                detail="Another request holds what this one needs; retry shortly.",
-                retry_after=1,
-            )
-            error = api_error(busy)
+            error = api_error(busy())
             return _doc({"errors": error.errors}, error.status, {**limits, **error.headers})
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -114,6 +114,17 @@ def locked(detail: str) -> Failure:
     return Failure(Kind.LOCKED, title="Locked", detail=detail)
 
 
+def busy() -> Failure:
+    """The database turned the request away for a moment (a deadlock, a lock wait that ran
+    out): its transaction was rolled back and a retry in a second can succeed."""
+    return Failure(
+        Kind.LOCKED,
+        title="Locked",
+        detail="Another request holds what this one needs; retry shortly.",
+        retry_after=1,
+    )
+
+
 def invalid_all(problems: Iterable[Problem]) -> Failure:
     """A write refused for every one of ``problems``."""
     return Failure(Kind.INVALID, problems=problems)

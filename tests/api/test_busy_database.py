@@ -1,16 +1,30 @@
-"""A write that cannot get the database in time answers a retryable 423, never a 500."""
+"""A write that cannot get the database in time answers a retryable 423, never a 500.
+
+Another process (a backup, a migration, a stuck writer) holds SQLite's write lock past the
+server's busy wait (``KASSA_SQLITE_BUSY_SECONDS``, half a second here). Every entry point that
+writes answers 423 with ``Retry-After``, keeps nothing, and succeeds once the lock is gone: the
+API, the token endpoint and the gateways' completion callback.
+"""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support import Client, Server, free_port, token_for
+import httpx
+import pytest
+
+from kassa.fake_processor import ProcessorServer
+from kassa.payments.callouts import SIGNATURE_HEADER, sign
+from tests.shop import Shop
+from tests.support import Server, free_port
 
 
-def test_a_write_kept_from_sqlite_past_the_busy_wait_answers_423_and_leaves_nothing(
-    tmp_path: Path,
-) -> None:
+@pytest.fixture
+def busy_shop(tmp_path: Path, processor: ProcessorServer) -> Iterator[tuple[Shop, Path]]:
     path = tmp_path / "kassa.sqlite3"
     url = f"sqlite+aiosqlite:///{path}"
     srv = Server("sqlite", url, f"http://127.0.0.1:{free_port()}", tmp_path)
@@ -21,36 +35,77 @@ def test_a_write_kept_from_sqlite_past_the_busy_wait_answers_423_and_leaves_noth
     }
     srv.start()
     try:
-        creds = srv.new_org()
-        admin = Client(
-            srv.base_url,
-            token_for(
-                srv.base_url,
-                {
-                    "grant_type": "client_credentials",
-                    "client_id": creds["integration_client_id"],
-                    "client_secret": creds["integration_client_secret"],
-                },
-            ),
-        )
-        body = {"data": {"type": "customers", "attributes": {"email": "busy@example.com"}}}
-        # Another process (a backup, a migration, a stuck writer) holds the write lock.
-        holder = sqlite3.connect(path, isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
-        try:
-            refused = admin.post("/api/customers", body)
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-        assert refused.status_code == 423, refused.text
-        assert refused.headers["retry-after"] == "1"
-        assert refused.headers["content-type"].startswith("application/vnd.api+json")
-        [error] = refused.json()["errors"]
-        assert (error["status"], error["code"], error["title"]) == ("423", "LOCKED", "Locked")
-        assert admin.get("/api/customers").json()["data"] == []  # nothing half-written
-        # Once the lock is gone, the same request succeeds, once.
-        assert admin.post("/api/customers", body).status_code == 201
-        listed = admin.get("/api/customers").json()["data"]
-        assert [c["attributes"]["email"] for c in listed] == ["busy@example.com"]
+        yield Shop.build(srv, processor, account="busy"), path
     finally:
         srv.stop()
+
+
+@contextmanager
+def write_lock_held(path: Path) -> Iterator[None]:
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def assert_retry_later(r: httpx.Response) -> dict[str, object]:
+    assert r.status_code == 423, r.text
+    assert r.headers["retry-after"] == "1"
+    [error] = r.json()["errors"]
+    assert error["code"] == "LOCKED" and error["title"] == "Locked"
+    assert int(error["status"]) == 423
+    return dict(error)
+
+
+def test_an_api_write_kept_from_sqlite_answers_423_and_leaves_nothing(
+    busy_shop: tuple[Shop, Path],
+) -> None:
+    shop, path = busy_shop
+    admin = shop.admin
+    body = {"data": {"type": "customers", "attributes": {"email": "busy@example.com"}}}
+    with write_lock_held(path):
+        refused = admin.post("/api/customers", body)
+    assert_retry_later(refused)
+    assert refused.headers["content-type"].startswith("application/vnd.api+json")
+    listed = admin.get("/api/customers", **{"filter[q][email_eq]": "busy@example.com"})
+    assert listed.json()["data"] == []  # nothing half-written
+    # Once the lock is gone, the same request succeeds, once.
+    assert admin.post("/api/customers", body).status_code == 201
+    listed = admin.get("/api/customers", **{"filter[q][email_eq]": "busy@example.com"})
+    assert len(listed.json()["data"]) == 1
+
+
+def test_a_login_kept_from_sqlite_answers_423_then_logs_in(busy_shop: tuple[Shop, Path]) -> None:
+    shop, path = busy_shop
+    shop.admin.create("customers", {"email": "login@example.com", "password": "secret-pw"})
+    grant = {
+        "grant_type": "password",
+        "client_id": shop.creds["sales_channel_client_id"],
+        "username": "login@example.com",
+        "password": "secret-pw",
+        "scope": f"market:code:{shop.market_code}",
+    }
+    with write_lock_held(path):
+        refused = httpx.post(f"{shop.base_url}/oauth/token", json=grant)
+    assert_retry_later(refused)
+    assert refused.headers["cache-control"] == "no-store"
+    r = httpx.post(f"{shop.base_url}/oauth/token", json=grant)
+    assert r.status_code == 200, r.text
+    assert r.json()["refresh_token"]
+
+
+def test_a_gateway_callback_kept_from_sqlite_answers_423(busy_shop: tuple[Shop, Path]) -> None:
+    shop, path = busy_shop
+    r = shop.admin.get(f"/api/external_gateways/{shop.ids['gateway']}")
+    secret = r.json()["data"]["attributes"]["shared_secret"]
+    raw = json.dumps({"success": True, "data": {"action_id": "act_unknown"}}).encode()
+    url = f"{shop.base_url}/webhook_callbacks/external_gateways/{shop.ids['gateway']}"
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw)}
+    with write_lock_held(path):
+        refused = httpx.post(url, content=raw, headers=headers)
+    assert_retry_later(refused)
+    # The gateway's retry then gets the real answer: no such action.
+    assert httpx.post(url, content=raw, headers=headers).status_code == 404

@@ -11,16 +11,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kassa.auth.principal import Principal
 from kassa.engine.context import Ctx, Services
-from kassa.failures import Failure
+from kassa.failures import Failure, busy
 from kassa.jsonapi.errors import ApiError, api_error, bad_request, error_object, unauthorized
 from kassa.payments.async_completion import apply, fields_of, load_gateway
 from kassa.payments.callouts import SIGNATURE_HEADER, verify
 from kassa.resources.base import Row
+from kassa.store.conflicts import is_transient
 
 log = logging.getLogger("kassa.async_completion")
 JSONAPI = "application/vnd.api+json"
@@ -28,7 +30,8 @@ JSONAPI = "application/vnd.api+json"
 
 def _error(exc: ApiError | Failure) -> Response:
     err = api_error(exc)
-    return Response(orjson.dumps({"errors": err.errors}), err.status, media_type=JSONAPI)
+    body = orjson.dumps({"errors": err.errors})
+    return Response(body, err.status, err.headers or None, media_type=JSONAPI)
 
 
 def parse(raw: bytes) -> tuple[bool, str, Row]:
@@ -72,7 +75,9 @@ def endpoint(api: Any) -> Callable[[Request], Awaitable[Response]]:
                 await apply(ctx, gateway, success, action_id, fields)
         except (ApiError, Failure) as exc:
             return _error(exc)
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and is_transient(exc):
+                return _error(busy())  # the gateway retries a non-2xx answer
             log.exception("asynchronous completion for gateway %s failed", request.path_params)
             return Response(
                 orjson.dumps({"errors": [error_object(500, "INTERNAL_SERVER_ERROR")]}),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,8 +33,21 @@ from kassa.oauth.errors import (
 from kassa.oauth.params import read_params, string_param
 from kassa.oauth.refresh import new_refresh, revoke_refresh, use_refresh, writing
 from kassa.oauth.scopes import scoped_market
+from kassa.store.conflicts import is_transient
 
 log = logging.getLogger("kassa")
+
+
+def _unhandled(exc: Exception, path: str) -> Response:
+    """A database conflict as a retryable 423 (its transaction was rolled back), anything
+    else as a logged 500."""
+    if isinstance(exc, DBAPIError) and is_transient(exc):
+        busy = OAuthError(
+            423, "LOCKED", "Locked", "Another request holds what this one needs; retry shortly."
+        )
+        return busy.response({"Retry-After": "1"})
+    log.exception("unhandled error on POST %s", path)
+    return server_error().response()
 
 
 class OAuth:
@@ -65,9 +79,8 @@ class OAuth:
             body = await self._grant(params)
         except OAuthError as err:
             return err.response(headers)
-        except Exception:
-            log.exception("unhandled error on POST /oauth/token")
-            return server_error().response()
+        except Exception as exc:
+            return _unhandled(exc, "/oauth/token")
         return json_response(body, 200, headers)
 
     async def _grant(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -250,9 +263,8 @@ class OAuth:
                 await self._revoke(app, token)
         except OAuthError as err:
             return err.response()
-        except Exception:
-            log.exception("unhandled error on POST /oauth/revoke")
-            return server_error().response()
+        except Exception as exc:
+            return _unhandled(exc, "/oauth/revoke")
         return json_response({})
 
     async def _revoke(self, app: dict[str, Any], token: str) -> None:
