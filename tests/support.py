@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 JSONAPI = "application/vnd.api+json"
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +104,16 @@ def drop_postgres_database(url: str) -> None:
     asyncio.run(drop())
 
 
+def new_database(backend: str, data_dir: Path) -> str:
+    """A database of its own for ``backend``: a new PostgreSQL database (drop it with
+    :func:`drop_postgres_database`) or a SQLite file in ``data_dir``; not migrated yet."""
+    if backend == "postgres":
+        if not postgres_reachable():
+            pytest.fail("PostgreSQL is not reachable (KASSA_TEST_POSTGRES_URL)")
+        return create_postgres_database()
+    return f"sqlite+aiosqlite:///{data_dir / 'kassa.sqlite3'}"
+
+
 @dataclass
 class Server:
     backend: str
@@ -169,6 +180,13 @@ class Server:
         settings = Settings(database_url=self.database_url)
         slug = slug or "shop-" + secrets.token_hex(4)
         return asyncio.run(init_organization(settings, slug, slug.title(), mode=mode))
+
+
+def new_server(backend: str, data_dir: Path, url: str, **env: str) -> Server:
+    """A ``kassa serve`` (not started) on ``url``, its files in ``data_dir``, plus ``env``."""
+    srv = Server(backend, url, f"http://127.0.0.1:{free_port()}", data_dir)
+    srv.env = {"KASSA_DATABASE_URL": url, "KASSA_DATA_DIR": str(data_dir), **env}
+    return srv
 
 
 def decode_jwt(token: str) -> dict[str, Any]:

@@ -20,22 +20,16 @@ import pytest
 from kassa.fake_processor import ProcessorServer
 from kassa.payments.callouts import SIGNATURE_HEADER, sign
 from tests.shop import Shop
-from tests.support import Server, free_port
+from tests.support import new_database, new_server
 
 
 @pytest.fixture
 def busy_shop(tmp_path: Path, processor: ProcessorServer) -> Iterator[tuple[Shop, Path]]:
-    path = tmp_path / "kassa.sqlite3"
-    url = f"sqlite+aiosqlite:///{path}"
-    srv = Server("sqlite", url, f"http://127.0.0.1:{free_port()}", tmp_path)
-    srv.env = {
-        "KASSA_DATABASE_URL": url,
-        "KASSA_DATA_DIR": str(tmp_path),
-        "KASSA_SQLITE_BUSY_SECONDS": "0.5",
-    }
+    url = new_database("sqlite", tmp_path)
+    srv = new_server("sqlite", tmp_path, url, KASSA_SQLITE_BUSY_SECONDS="0.5")
     srv.start()
     try:
-        yield Shop.build(srv, processor, account="busy"), path
+        yield Shop.build(srv, processor, account="busy"), tmp_path / "kassa.sqlite3"
     finally:
         srv.stop()
 

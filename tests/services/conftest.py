@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -18,7 +17,7 @@ from kassa.fake_processor import ProcessorServer
 from kassa.store.migrate import upgrade
 from tests.conftest import _backends
 from tests.services.kit import Shop, open_services
-from tests.support import create_postgres_database, drop_postgres_database, postgres_reachable
+from tests.support import drop_postgres_database, new_database
 
 T = TypeVar("T")
 Scenario = Callable[[Shop], Awaitable[T]]
@@ -36,13 +35,7 @@ def database_url(
     """A database of the backend, migrated to the newest revision (shared by the module's
     cases: each builds an organization of its own)."""
     backend = request.param
-    if backend == "postgres":
-        if not postgres_reachable():
-            pytest.fail("PostgreSQL is not reachable (KASSA_TEST_POSTGRES_URL)")
-        url = create_postgres_database()
-    else:
-        folder: Path = tmp_path_factory.mktemp("services-sqlite")
-        url = f"sqlite+aiosqlite:///{folder / 'kassa.sqlite3'}"
+    url = new_database(backend, tmp_path_factory.mktemp(f"services-{backend}"))
     upgrade(url)
     try:
         yield url

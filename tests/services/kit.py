@@ -29,19 +29,10 @@ from kassa.resources.base import Row
 from kassa.resources.registry import build_registry
 from kassa.settings import Settings
 from kassa.store.db import Database
+from tests.shop import ADDRESS
 
 BASE_URL = "http://kassa.test"
 PRICE_CENTS = 4900
-ADDRESS = {
-    "first_name": "John",
-    "last_name": "Smith",
-    "line_1": "Via Roma 1",
-    "city": "Milano",
-    "zip_code": "20100",
-    "state_code": "MI",
-    "country_code": "IT",
-    "phone": "+39 02 1234567",
-}
 
 
 def _document(

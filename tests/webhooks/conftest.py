@@ -10,13 +10,8 @@ import pytest
 from kassa.fake_processor import ProcessorServer
 from tests.conftest import _backends
 from tests.shop import Shop
-from tests.support import (
-    Server,
-    create_postgres_database,
-    drop_postgres_database,
-    free_port,
-    postgres_reachable,
-)
+from tests.support import Server, drop_postgres_database, new_database
+from tests.support import new_server as server_on
 from tests.webhooks.receiver import Receiver
 
 FAST = {
@@ -36,18 +31,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", _backends(), scope="session")
 
 
-def new_database(backend: str, data_dir: Path) -> str:
-    if backend == "postgres":
-        if not postgres_reachable():
-            pytest.fail("PostgreSQL is not reachable (KASSA_TEST_POSTGRES_URL)")
-        return create_postgres_database()
-    return f"sqlite+aiosqlite:///{data_dir / 'kassa.sqlite3'}"
-
-
 def new_server(backend: str, data_dir: Path, url: str, **env: str) -> Server:
-    srv = Server(backend, url, f"http://127.0.0.1:{free_port()}", data_dir)
-    srv.env = {"KASSA_DATABASE_URL": url, "KASSA_DATA_DIR": str(data_dir), **FAST, **env}
-    return srv
+    """A server whose delivery worker retries after tenths of a second."""
+    return server_on(backend, data_dir, url, **FAST, **env)
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.shop import Shop
-from tests.support import Client, Server, drop_postgres_database, token_for
-from tests.webhooks.conftest import FAST, new_database, new_server
+from tests.support import Client, Server, drop_postgres_database, new_database, token_for
+from tests.webhooks.conftest import FAST, new_server
 from tests.webhooks.helpers import subscribe
 from tests.webhooks.receiver import Receiver
 

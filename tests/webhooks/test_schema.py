@@ -12,8 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from kassa.resources.registry import build_registry
 from kassa.store.migrate import run_on, upgrade
 from kassa.store.schema import metadata
-from tests.support import drop_postgres_database
-from tests.webhooks.conftest import new_database
+from tests.support import drop_postgres_database, new_database
 
 TABLES = {"webhooks", "event_callbacks", "webhook_events"}
 

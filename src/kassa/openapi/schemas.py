@@ -15,9 +15,6 @@ from kassa.resources.base import Registry, Resource
 from kassa.resources.wire import WireField, WireRel
 
 Schema = dict[str, Any]
-TOKEN_KINDS = ("integration", "sales_channel", "customer")
-"""``sales_channel`` is a sales-channel token without a customer (a guest); ``customer`` one
-obtained with the password grant (or a refresh token)."""
 
 _TYPES: dict[str, Schema] = {
     "string": {"type": "string"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from kassa.session import Session
@@ -39,12 +38,3 @@ async def next_number(ctx: Session, name: str, start: int = 1) -> int:
             continue
     raise RuntimeError(f"could not allocate a {name} number")
 
-
-async def peek(ctx: Session, name: str) -> int | None:
-    p = ctx.principal
-    stmt = sa.select(counters.c.value).where(
-        counters.c.organization_id == p.organization_id,
-        counters.c.mode == p.mode,
-        counters.c.name == name,
-    )
-    return (await ctx.conn.execute(stmt)).scalar_one_or_none()

@@ -28,11 +28,6 @@ statement_count: contextvars.ContextVar[list[int] | None] = contextvars.ContextV
 )
 
 
-def sync_url(url: str) -> str:
-    """The same database for synchronous tools (Alembic)."""
-    return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
-
-
 class Database:
     def __init__(
         self,
