@@ -103,3 +103,34 @@ def test_a_gateway_callback_kept_from_sqlite_answers_423(busy_shop: tuple[Shop, 
     assert_retry_later(refused)
     # The gateway's retry then gets the real answer: no such action.
     assert httpx.post(url, content=raw, headers=headers).status_code == 404
+
+
+def test_under_the_lock_a_stranger_learns_nothing_new(busy_shop: tuple[Shop, Path]) -> None:
+    """A refused write must not become an oracle: another customer's order answers a guest
+    and another customer exactly as an id that does not exist, and an unsigned callback is
+    still refused for its signature."""
+    shop, path = busy_shop
+    _owner_id, owner = shop.customer()
+    oid = shop.cart(owner)
+    _other_id, other = shop.customer()
+    guest = shop.guest()
+
+    def change(target: str) -> dict[str, object]:
+        attributes = {"customer_email": "x@example.com"}
+        return {"data": {"type": "orders", "id": target, "attributes": attributes}}
+
+    url = f"{shop.base_url}/webhook_callbacks/external_gateways/{shop.ids['gateway']}"
+    with write_lock_held(path):
+        answers = {
+            (who, target): (r.status_code, r.json()["errors"][0]["code"])
+            for who, client in (("guest", guest), ("other", other))
+            for target in (oid, "zzzzzzzzzz")
+            for r in [client.patch(f"/api/orders/{target}", change(target))]
+        }
+        unsigned = httpx.post(url, content=b'{"success": true, "data": {"action_id": "x"}}')
+    for who in ("guest", "other"):
+        assert answers[(who, oid)] == answers[(who, "zzzzzzzzzz")] == (423, "LOCKED"), answers
+    assert unsigned.status_code == 401
+    # And the owner's order is as it was.
+    r = owner.get(f"/api/orders/{oid}")
+    assert r.json()["data"]["attributes"]["customer_email"] != "x@example.com"
