@@ -37,4 +37,3 @@ async def next_number(ctx: Session, name: str, start: int = 1) -> int:
         except IntegrityError:
             continue
     raise RuntimeError(f"could not allocate a {name} number")
-
